@@ -1,0 +1,121 @@
+//! Prefixed, typed ids (`ten_01J…`): a ULID behind a prefix that names the kind of object.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::ValueError;
+
+macro_rules! prefixed_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A new id; ids generated later sort after earlier ones (ULID).
+            pub fn generate() -> Self {
+                Self(format!("{}_{}", $prefix, Ulid::new()))
+            }
+
+            /// Accepts `<prefix>_<ULID>` in either case and keeps the canonical spelling.
+            pub fn parse(s: &str) -> Result<Self, ValueError> {
+                let body = s
+                    .strip_prefix($prefix)
+                    .and_then(|rest| rest.strip_prefix('_'))
+                    .ok_or_else(|| ValueError::new($what, concat!("must start with \"", $prefix, "_\"")))?;
+                let ulid = Ulid::from_string(body)
+                    .map_err(|_| ValueError::new($what, "must end in a 26-character ULID"))?;
+                Ok(Self(format!("{}_{}", $prefix, ulid)))
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = ValueError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = ValueError;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                Self::parse(&s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+prefixed_id!(
+    /// A tenant: one MSP account.
+    TenantId, "ten", "tenant id"
+);
+prefixed_id!(
+    /// A user of a tenant.
+    UserId, "usr", "user id"
+);
+prefixed_id!(
+    /// A monitored 3CX instance.
+    InstanceId, "ins", "instance id"
+);
+prefixed_id!(
+    /// An audit-log entry.
+    AuditId, "aud", "audit id"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_ids_round_trip_through_parse() {
+        let id = TenantId::generate();
+        assert_eq!(TenantId::parse(id.as_str()), Ok(id.clone()));
+        assert!(id.as_str().starts_with("ten_"));
+    }
+
+    #[test]
+    fn lowercase_ulids_are_normalised() {
+        let id = InstanceId::generate();
+        let lower = id.as_str().to_lowercase().replacen("ins_", "ins_", 1);
+        assert_eq!(InstanceId::parse(&lower), Ok(id));
+    }
+
+    #[test]
+    fn ids_of_another_kind_or_malformed_are_rejected() {
+        let tenant = TenantId::generate();
+        assert!(InstanceId::parse(tenant.as_str()).is_err());
+        for bad in ["", "ins_", "ins_123", "ins-01ARZ3NDEKTSV4RRFFQ69G5FAV", "ins_01ARZ3NDEKTSV4RRFFQ69G5FAV#x"] {
+            assert!(InstanceId::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn serde_goes_through_parse() {
+        let err = serde_json::from_str::<TenantId>("\"usr_01ARZ3NDEKTSV4RRFFQ69G5FAV\"");
+        assert!(err.is_err());
+        let ok: TenantId = serde_json::from_str("\"ten_01ARZ3NDEKTSV4RRFFQ69G5FAV\"").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(ok.as_str(), "ten_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+    }
+}
