@@ -25,7 +25,11 @@ pub struct Env {
 impl Env {
     /// The process environment (variables that are not valid UTF-8 are skipped).
     pub fn from_process() -> Self {
-        Self { vars: std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect() }
+        Self {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
@@ -109,7 +113,8 @@ mod tests {
 
     #[test]
     fn a_missing_variable_names_itself() {
-        let env = Env::from_pairs([("SIKURD_TABLE_NAME", "t"), ("SIKURD_KMS_KEY_ID", "k"), ("SIKURD_BUCKET_NAME", "b")]);
+        let env =
+            Env::from_pairs([("SIKURD_TABLE_NAME", "t"), ("SIKURD_KMS_KEY_ID", "k"), ("SIKURD_BUCKET_NAME", "b")]);
         let err = AwsResources::from_env(&env).err();
         assert_eq!(err, Some(ConfigError::Missing { name: "SIKURD_EVENT_BUS_NAME" }));
         assert_eq!(err.map(|e| e.to_string()).as_deref(), Some("SIKURD_EVENT_BUS_NAME is not set"));

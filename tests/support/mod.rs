@@ -106,3 +106,143 @@ impl Moto {
         name
     }
 }
+
+/// A table under test, with the clock it reads and what keeps it alive.
+pub struct TableFixture {
+    pub table: Arc<dyn sikurd::table::Table>,
+    pub clock: Arc<sikurd::clock::ManualClock>,
+    /// The embedded table's file (None on DynamoDB).
+    pub file: Option<PathBuf>,
+    /// The DynamoDB table's name (None for the embedded table).
+    pub dynamo_name: Option<String>,
+    /// The embedded table itself, for its own maintenance methods.
+    pub embedded: Option<sikurd::table::EmbeddedTable>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A fresh embedded table in a temporary directory.
+pub fn embedded_table() -> TableFixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("table.redb");
+    let clock = Arc::new(sikurd::clock::ManualClock::starting_now());
+    let table = sikurd::table::EmbeddedTable::open(&file, clock.clone()).expect("open embedded table");
+    TableFixture {
+        table: Arc::new(table.clone()),
+        clock,
+        file: Some(file),
+        dynamo_name: None,
+        embedded: Some(table),
+        _dir: Some(dir),
+    }
+}
+
+/// A fresh DynamoDB table on this binary's moto server.
+pub async fn dynamo_table() -> TableFixture {
+    let clock = Arc::new(sikurd::clock::ManualClock::starting_now());
+    let (table, name) = moto().fresh_table(clock.clone()).await;
+    TableFixture { table: Arc::new(table), clock, file: None, dynamo_name: Some(name), embedded: None, _dir: None }
+}
+
+/// Runs each listed case (an `async fn(TableFixture)` in the calling module's `cases`) once
+/// per table adapter, as tests named `<adapter>::<case>`.
+#[macro_export]
+macro_rules! for_each_table {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::cases::$case($crate::embedded_table()).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::cases::$case($crate::dynamo_table().await).await
+                }
+            )*
+        }
+    };
+}
+
+/// The repositories over a fresh table, with envelope encryption by the matching key service
+/// (local master key for the embedded table, KMS on moto for DynamoDB). Table access goes
+/// through a counter.
+pub struct StoreFixture {
+    pub store: sikurd::store::Store,
+    pub counting: sikurd::table::CountingTable,
+    pub tables: TableFixture,
+    _keys_dir: Option<tempfile::TempDir>,
+}
+
+fn store_over(
+    tables: TableFixture,
+    keys: Arc<dyn sikurd::crypto::KeyService>,
+    keys_dir: Option<tempfile::TempDir>,
+) -> StoreFixture {
+    let counting = sikurd::table::CountingTable::new(tables.table.clone());
+    let envelope = sikurd::crypto::Envelope::new(keys);
+    let store = sikurd::store::Store::new(Arc::new(counting.clone()), envelope, tables.clock.clone());
+    StoreFixture { store, counting, tables, _keys_dir: keys_dir }
+}
+
+pub fn embedded_store() -> StoreFixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keys = sikurd::crypto::LocalKeys::open_or_create(&dir.path().join("master.key")).expect("master key");
+    store_over(embedded_table(), Arc::new(keys), Some(dir))
+}
+
+pub async fn dynamo_store() -> StoreFixture {
+    let key_id = moto().fresh_kms_key().await;
+    let keys = sikurd::crypto::KmsKeys::new(moto().kms().await, key_id);
+    store_over(dynamo_table().await, Arc::new(keys), None)
+}
+
+impl StoreFixture {
+    /// Everything the table holds, as raw bytes: the embedded table's file, or a DynamoDB scan
+    /// of every item in its wire form.
+    pub async fn raw_contents(&self) -> Vec<u8> {
+        if let Some(file) = &self.tables.file {
+            return std::fs::read(file).expect("read table file");
+        }
+        let name = self.tables.dynamo_name.as_deref().expect("a table");
+        let client = moto().dynamodb().await;
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = client.scan().table_name(name).set_exclusive_start_key(start).send().await.expect("scan");
+            for item in page.items() {
+                out.extend_from_slice(format!("{item:?}\n").as_bytes());
+            }
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                return out;
+            }
+        }
+    }
+}
+
+/// Like [`for_each_table!`], with a [`StoreFixture`] per case.
+#[macro_export]
+macro_rules! for_each_store {
+    ($($case:ident),* $(,)?) => {
+        mod embedded {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::cases::$case($crate::embedded_store()).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::cases::$case($crate::dynamo_store().await).await
+                }
+            )*
+        }
+    };
+}

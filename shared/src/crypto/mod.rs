@@ -1,1 +1,218 @@
-//! placeholder
+//! Envelope encryption of secrets. Each secret gets its own 256-bit data key; the secret is
+//! sealed with AES-256-GCM under that key, with the encryption context as additional
+//! authenticated data; the data key is stored only wrapped, by KMS ([`KmsKeys`]) or by a local
+//! master key file ([`LocalKeys`]). The context names the tenant and the object the secret
+//! belongs to, so a ciphertext copied onto another instance or tenant fails to decrypt.
+
+mod kms;
+mod local;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use async_trait::async_trait;
+use rand::RngCore;
+use secrecy::{ExposeSecret, SecretBox};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
+
+pub use kms::KmsKeys;
+pub use local::LocalKeys;
+
+use crate::domain::{InstanceId, TenantId};
+
+/// A plaintext data key; zeroed on drop, never printed.
+pub type DataKeyBytes = SecretBox<[u8; 32]>;
+
+/// What a secret is bound to. Sent to KMS as its encryption context and used as the AEAD's
+/// additional data.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct EncryptionContext(BTreeMap<&'static str, String>);
+
+impl EncryptionContext {
+    /// The context of a 3CX instance's credentials.
+    pub fn pbx_credential(tenant: &TenantId, instance: &InstanceId) -> Self {
+        Self(BTreeMap::from([
+            ("purpose", "pbx-credential".to_owned()),
+            ("tenant", tenant.to_string()),
+            ("instance", instance.to_string()),
+        ]))
+    }
+
+    pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.0.iter().map(|(k, v)| (*k, v.as_str()))
+    }
+
+    /// A canonical byte form: `k=v` pairs in key order, `;`-separated.
+    pub fn canonical(&self) -> Vec<u8> {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";").into_bytes()
+    }
+}
+
+/// A data key as the key service returns it: in the clear for immediate use, and wrapped.
+pub struct DataKey {
+    pub plaintext: DataKeyBytes,
+    pub wrapped: Vec<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The ciphertext is damaged or belongs to another context (another tenant or object).
+    #[error("the secret does not decrypt in this context")]
+    DecryptFailed,
+    #[error("master key file: {0}")]
+    MasterKey(String),
+    #[error("the key service is unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Generates and unwraps data keys (KMS `GenerateDataKey`/`Decrypt`, or a local master key).
+#[async_trait]
+pub trait KeyService: Send + Sync + std::fmt::Debug {
+    async fn generate_data_key(&self, context: &EncryptionContext) -> Result<DataKey, CryptoError>;
+
+    async fn decrypt_data_key(&self, wrapped: &[u8], context: &EncryptionContext) -> Result<DataKeyBytes, CryptoError>;
+}
+
+/// A sealed secret as stored: nothing in it is readable without the key service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedSecret {
+    #[serde(with = "serde_bytes_b64")]
+    pub wrapped_key: Vec<u8>,
+    #[serde(with = "serde_bytes_b64")]
+    pub nonce: Vec<u8>,
+    #[serde(with = "serde_bytes_b64")]
+    pub ciphertext: Vec<u8>,
+}
+
+mod serde_bytes_b64 {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        STANDARD.decode(s).map_err(serde::de::Error::custom)
+    }
+}
+
+pub(crate) fn aes_seal(key: &[u8; 32], plaintext: &[u8], aad: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let mut nonce = [0u8; 12];
+    rand::rng().fill_bytes(&mut nonce);
+    let cipher = Aes256Gcm::new(key.into());
+    // Encryption with a valid key and nonce only fails for inputs over 64 GiB.
+    let ciphertext = cipher.encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad }).unwrap_or_default();
+    (nonce.to_vec(), ciphertext)
+}
+
+pub(crate) fn aes_open(
+    key: &[u8; 32],
+    nonce: &[u8],
+    ciphertext: &[u8],
+    aad: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    if nonce.len() != 12 {
+        return Err(CryptoError::DecryptFailed);
+    }
+    let cipher = Aes256Gcm::new(key.into());
+    cipher
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad })
+        .map(Zeroizing::new)
+        .map_err(|_| CryptoError::DecryptFailed)
+}
+
+const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+const CACHE_MAX: usize = 50_000;
+
+/// Seals and opens secrets. Unwrapped data keys are cached for a while, so a warm process
+/// polling the same instances does not call KMS on every poll.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    keys: Arc<dyn KeyService>,
+    cache: Arc<Mutex<DataKeyCache>>,
+}
+
+/// Unwrapped data keys by a hash of (wrapped key, context), with when they were unwrapped.
+type DataKeyCache = HashMap<[u8; 32], (Arc<DataKeyBytes>, Instant)>;
+
+impl Envelope {
+    pub fn new(keys: Arc<dyn KeyService>) -> Self {
+        Self { keys, cache: Arc::default() }
+    }
+
+    pub async fn seal(&self, plaintext: &[u8], context: &EncryptionContext) -> Result<SealedSecret, CryptoError> {
+        let key = self.keys.generate_data_key(context).await?;
+        let (nonce, ciphertext) = aes_seal(key.plaintext.expose_secret(), plaintext, &context.canonical());
+        Ok(SealedSecret { wrapped_key: key.wrapped, nonce, ciphertext })
+    }
+
+    pub async fn open(
+        &self,
+        sealed: &SealedSecret,
+        context: &EncryptionContext,
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let aad = context.canonical();
+        let key = self.data_key(&sealed.wrapped_key, context, &aad).await?;
+        aes_open(key.expose_secret(), &sealed.nonce, &sealed.ciphertext, &aad)
+    }
+
+    async fn data_key(
+        &self,
+        wrapped: &[u8],
+        context: &EncryptionContext,
+        aad: &[u8],
+    ) -> Result<Arc<DataKeyBytes>, CryptoError> {
+        let cache_key: [u8; 32] =
+            Sha256::new().chain_update(wrapped).chain_update([0]).chain_update(aad).finalize().into();
+        let now = Instant::now();
+        {
+            let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((key, at)) = cache.get(&cache_key)
+                && now.duration_since(*at) < CACHE_TTL
+            {
+                return Ok(Arc::clone(key));
+            }
+        }
+        let key = Arc::new(self.keys.decrypt_data_key(wrapped, context).await?);
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= CACHE_MAX {
+            cache.retain(|_, (_, at)| now.duration_since(*at) < CACHE_TTL);
+            if cache.len() >= CACHE_MAX {
+                cache.clear();
+            }
+        }
+        cache.insert(cache_key, (Arc::clone(&key), now));
+        Ok(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aes_round_trips_and_binds_the_additional_data() {
+        let key = [7u8; 32];
+        let (nonce, ct) = aes_seal(&key, b"hunter2", b"tenant=a");
+        assert_eq!(aes_open(&key, &nonce, &ct, b"tenant=a").map(|p| p.to_vec()).ok(), Some(b"hunter2".to_vec()));
+        assert!(matches!(aes_open(&key, &nonce, &ct, b"tenant=b"), Err(CryptoError::DecryptFailed)));
+        assert!(matches!(aes_open(&[8u8; 32], &nonce, &ct, b"tenant=a"), Err(CryptoError::DecryptFailed)));
+        assert!(matches!(aes_open(&key, &nonce[..4], &ct, b"tenant=a"), Err(CryptoError::DecryptFailed)));
+    }
+
+    #[test]
+    fn contexts_are_canonical_and_name_tenant_and_instance() {
+        let t = TenantId::generate();
+        let i = InstanceId::generate();
+        let text = String::from_utf8(EncryptionContext::pbx_credential(&t, &i).canonical()).unwrap_or_default();
+        assert_eq!(text, format!("instance={i};purpose=pbx-credential;tenant={t}"));
+    }
+}

@@ -113,7 +113,8 @@ impl PbxAddress {
     /// scheme's default (443 or 80).
     pub fn parse_url(raw: &str) -> Result<Self, ValueError> {
         let bad = |reason: &str| ValueError::new("url", reason);
-        let url = url::Url::parse(raw.trim()).map_err(|_| bad("must be a web address like https://pbx.example.com:5001"))?;
+        let url =
+            url::Url::parse(raw.trim()).map_err(|_| bad("must be a web address like https://pbx.example.com:5001"))?;
         let scheme = match url.scheme() {
             "https" => Scheme::Https,
             "http" => Scheme::Http,

@@ -9,13 +9,20 @@ use super::{AuditId, Email, UserId};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Actor {
-    User { id: UserId, email: Email },
+    User {
+        id: UserId,
+        email: Email,
+    },
     /// Sikurd itself (scheduler, retention, alert evaluation).
     System,
     /// Sikurd support staff, by name.
-    Support { name: String },
+    Support {
+        name: String,
+    },
     /// A login attempt for an account that could not be identified.
-    Anonymous { email: Option<String> },
+    Anonymous {
+        email: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

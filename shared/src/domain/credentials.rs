@@ -87,11 +87,13 @@ impl PbxCredentials {
 
     /// Reads what [`Self::to_plaintext`] wrote.
     pub fn from_plaintext(bytes: &[u8]) -> Result<Self, ValueError> {
-        let plain: PlainIn =
-            serde_json::from_slice(bytes).map_err(|_| ValueError::new("credentials", "decrypted bytes are not credentials"))?;
+        let plain: PlainIn = serde_json::from_slice(bytes)
+            .map_err(|_| ValueError::new("credentials", "decrypted bytes are not credentials"))?;
         match plain {
             PlainIn::Admin { username, password } => Self::admin(&username, password),
-            PlainIn::ClientCredentials { client_id, client_secret } => Self::client_credentials(&client_id, client_secret),
+            PlainIn::ClientCredentials { client_id, client_secret } => {
+                Self::client_credentials(&client_id, client_secret)
+            }
         }
     }
 }

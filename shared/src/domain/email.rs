@@ -24,7 +24,10 @@ impl Email {
             return Err(bad("must look like name@example.com"));
         }
         let labels_ok = domain.split('.').all(|l| {
-            !l.is_empty() && !l.starts_with('-') && !l.ends_with('-') && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
         });
         if !domain.contains('.') || !labels_ok {
             return Err(bad("must have a domain like example.com"));
@@ -67,7 +70,9 @@ mod tests {
 
     #[test]
     fn malformed_emails_are_rejected() {
-        for bad in ["", "ana", "ana@", "@example.com", "ana@example", "a b@example.com", "a@b@example.com", "ana@-x.com"] {
+        for bad in
+            ["", "ana", "ana@", "@example.com", "ana@example", "a b@example.com", "a@b@example.com", "ana@-x.com"]
+        {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }

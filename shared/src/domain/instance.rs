@@ -12,7 +12,8 @@ impl PbxVersion {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let s = raw.trim();
         let parts: Vec<&str> = s.split('.').collect();
-        if s.is_empty() || s.len() > 32 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        if s.is_empty() || s.len() > 32 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+        {
             return Err(ValueError::new("3CX version", "must be dot-separated numbers like 20.0.7.1080"));
         }
         Ok(Self(s.to_owned()))
@@ -85,7 +86,13 @@ pub struct Instance {
 }
 
 impl Instance {
-    pub fn new(tenant_id: TenantId, name: InstanceName, address: PbxAddress, group: Option<GroupName>, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        tenant_id: TenantId,
+        name: InstanceName,
+        address: PbxAddress,
+        group: Option<GroupName>,
+        now: DateTime<Utc>,
+    ) -> Self {
         Self {
             id: InstanceId::generate(),
             tenant_id,

@@ -26,9 +26,13 @@ pub enum Plan {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TenantState {
     Active,
-    DeletionRequested { requested_at: DateTime<Utc> },
+    DeletionRequested {
+        requested_at: DateTime<Utc>,
+    },
     /// Confirmed by the owner: no logins, no polling; hard deletion follows.
-    Locked { confirmed_at: DateTime<Utc> },
+    Locked {
+        confirmed_at: DateTime<Utc>,
+    },
 }
 
 impl Tenant {

@@ -1,1 +1,86 @@
-//! placeholder
+//! Repositories: every read and write of Sikurd's data, built once on the [`Table`] port.
+//! Each method that touches tenant data takes the `&TenantId` first and builds its keys in
+//! [`keys`]; there is no unscoped "get by id". The few methods that read across tenants say so
+//! in their names.
+
+mod audit;
+mod backups;
+mod credentials;
+mod instances;
+pub mod keys;
+mod metrics;
+mod tenants;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use audit::AuditLog;
+pub use backups::Backups;
+pub use credentials::Credentials;
+pub use instances::Instances;
+pub use metrics::{METRIC_RETENTION_DAYS, Metrics};
+pub use tenants::Tenants;
+
+use crate::clock::Clock;
+use crate::crypto::{CryptoError, Envelope};
+use crate::domain::ValueError;
+use crate::table::{Attributes, Cursor, Item, Table, TableError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or concurrency condition failed (already exists, changed meanwhile).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error(transparent)]
+    Invalid(#[from] ValueError),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Table(#[from] TableError),
+}
+
+/// A page of records and the cursor to the next page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor>,
+}
+
+pub(crate) fn to_attrs<T: Serialize>(value: &T) -> Result<Attributes, StoreError> {
+    serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
+}
+
+pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item.attrs)
+        .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk)))
+}
+
+/// All repositories over one table.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub tenants: Tenants,
+    pub instances: Instances,
+    pub credentials: Credentials,
+    pub metrics: Metrics,
+    pub backups: Backups,
+    pub audit: AuditLog,
+}
+
+impl Store {
+    pub fn new(table: Arc<dyn Table>, envelope: Envelope, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            tenants: Tenants::new(Arc::clone(&table)),
+            instances: Instances::new(Arc::clone(&table)),
+            credentials: Credentials::new(Arc::clone(&table), envelope),
+            metrics: Metrics::new(Arc::clone(&table), Arc::clone(&clock)),
+            backups: Backups::new(Arc::clone(&table)),
+            audit: AuditLog::new(table),
+        }
+    }
+}

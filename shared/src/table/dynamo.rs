@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest, ScalarAttributeType,
-    TimeToLiveSpecification, TransactWriteItem, WriteRequest,
+    AttributeDefinition, AttributeValue as Av, BillingMode, ConditionCheck, Delete, DeleteRequest,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, KeysAndAttributes, Projection, ProjectionType, Put, PutRequest,
+    ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, WriteRequest,
 };
 use chrono::{DateTime, Utc};
 
@@ -236,13 +236,8 @@ impl Table for DynamoTable {
             );
             let mut attempt = 0;
             while let Some(request) = pending.take() {
-                let resp = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, request)
-                    .send()
-                    .await
-                    .map_err(sdk_err)?;
+                let resp =
+                    self.client.batch_get_item().request_items(&self.table, request).send().await.map_err(sdk_err)?;
                 for map in resp.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default() {
                     let item = from_dynamo(map)?;
                     if item.is_live(now) {
@@ -323,7 +318,9 @@ impl Table for DynamoTable {
         let s = "#s";
         let range = match &query.range {
             SortKeyRange::All => None,
-            SortKeyRange::Prefix(prefix) => Some(format!("begins_with(#s, {})", expr.value(":a", Av::S(prefix.clone())))),
+            SortKeyRange::Prefix(prefix) => {
+                Some(format!("begins_with(#s, {})", expr.value(":a", Av::S(prefix.clone()))))
+            }
             SortKeyRange::Between { from, to } => Some(format!(
                 "#s BETWEEN {} AND {}",
                 expr.value(":a", Av::S(from.clone())),

@@ -86,8 +86,11 @@ fn split_key(bytes: &[u8]) -> Option<Key> {
 }
 
 fn decode(key: Key, bytes: &[u8]) -> Result<Item, TableError> {
-    let stored: Stored = serde_json::from_slice(bytes)
-        .map_err(|e| TableError::Corrupt { pk: key.pk.clone(), sk: key.sk.clone(), reason: e.to_string() })?;
+    let stored: Stored = serde_json::from_slice(bytes).map_err(|e| TableError::Corrupt {
+        pk: key.pk.clone(),
+        sk: key.sk.clone(),
+        reason: e.to_string(),
+    })?;
     Ok(Item {
         key,
         index_key: stored.ik.map(|(pk, sk)| Key::new(pk, sk)),
@@ -222,7 +225,9 @@ impl Tables<'_> {
             self.gsi1.insert(index_entry(ik, &item.key).as_slice(), [].as_slice()).map_err(store_err)?;
         }
         if let Some(exp) = item.expires_at {
-            self.expiry.insert(expiry_entry(exp.timestamp(), &item.key).as_slice(), [].as_slice()).map_err(store_err)?;
+            self.expiry
+                .insert(expiry_entry(exp.timestamp(), &item.key).as_slice(), [].as_slice())
+                .map_err(store_err)?;
         }
         Ok(())
     }

@@ -99,16 +99,28 @@ pub enum Condition {
     NotExists,
     Exists,
     /// The item exists and its attribute equals the value (optimistic concurrency).
-    AttrEquals { name: String, value: AttributeValue },
+    AttrEquals {
+        name: String,
+        value: AttributeValue,
+    },
 }
 
 /// One write of a transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub enum TransactWrite {
-    Put { item: Item, condition: Option<Condition> },
-    Delete { key: Key, condition: Option<Condition> },
+    Put {
+        item: Item,
+        condition: Option<Condition>,
+    },
+    Delete {
+        key: Key,
+        condition: Option<Condition>,
+    },
     /// Only checks a condition; writes nothing.
-    Check { key: Key, condition: Condition },
+    Check {
+        key: Key,
+        condition: Condition,
+    },
 }
 
 impl TransactWrite {

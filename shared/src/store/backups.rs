@@ -1,0 +1,49 @@
+use std::sync::Arc;
+
+use super::{Listing, StoreError, from_item, keys, to_attrs};
+use crate::domain::{BackupRecord, InstanceId, TenantId};
+use crate::table::{Condition, Cursor, Item, Query, Table, TableError};
+
+/// Backup history per instance, kept indefinitely.
+#[derive(Debug, Clone)]
+pub struct Backups {
+    table: Arc<dyn Table>,
+}
+
+impl Backups {
+    pub fn new(table: Arc<dyn Table>) -> Self {
+        Self { table }
+    }
+
+    /// Records a backup attempt once: `identity` names the backup (for a reported backup, its
+    /// file name; for a missed one, the slot it was due in). Returns false if already recorded.
+    pub async fn record(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceId,
+        identity: &str,
+        record: &BackupRecord,
+    ) -> Result<bool, StoreError> {
+        let item = Item::new(keys::backup(tenant, instance, record.at, identity), to_attrs(record)?);
+        match self.table.put(item, Some(Condition::NotExists)).await {
+            Ok(()) => Ok(true),
+            Err(TableError::ConditionFailed) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn newest_first(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceId,
+        limit: u32,
+        cursor: Option<Cursor>,
+    ) -> Result<Listing<BackupRecord>, StoreError> {
+        let (partition, prefix) = keys::backups_of(tenant, instance);
+        let page = self
+            .table
+            .query(&Query::partition(partition).prefix(prefix).descending().limit(limit).after(cursor))
+            .await?;
+        Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
+    }
+}

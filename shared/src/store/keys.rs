@@ -1,0 +1,146 @@
+//! Every key of the single table is built here. The design and its access patterns are
+//! written down in `docs/data-model.md`; keep the two in step.
+//!
+//! Tenant data lives under keys that begin with the tenant id, so every access is scoped by the
+//! tenant that the caller holds. The only keys without a tenant are the global e-mail claims
+//! (login) and the polling index (scheduler), and the functions that build them say so.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{AuditId, Email, InstanceId, TenantId, UserId};
+use crate::table::Key;
+
+/// Partitions of the polling index; spreads the scheduler's reads.
+pub const POLL_SHARDS: u8 = 8;
+
+/// A fixed-width UTC timestamp (`2026-11-29T08:55:20.123Z`) that sorts as it reads.
+pub fn sortable_time(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn tenant_partition(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}")
+}
+
+fn instance_partition(tenant: &TenantId, instance: &InstanceId) -> String {
+    format!("TENANT#{tenant}#INSTANCE#{instance}")
+}
+
+pub fn tenant(tenant: &TenantId) -> Key {
+    Key::new(tenant_partition(tenant), "TENANT")
+}
+
+pub fn user(tenant: &TenantId, user: &UserId) -> Key {
+    Key::new(tenant_partition(tenant), format!("USER#{user}"))
+}
+
+/// The partition and sort-key prefix of a tenant's users.
+pub fn users_of(tenant: &TenantId) -> (String, &'static str) {
+    (tenant_partition(tenant), "USER#")
+}
+
+/// The claim that makes an e-mail address unique across all tenants (used to log in).
+pub fn email_claim_across_tenants(email: &Email) -> Key {
+    Key::new(format!("EMAIL#{email}"), "EMAIL")
+}
+
+pub fn instance(tenant: &TenantId, instance: &InstanceId) -> Key {
+    Key::new(tenant_partition(tenant), format!("INSTANCE#{instance}"))
+}
+
+/// The partition and sort-key prefix of a tenant's instances.
+pub fn instances_of(tenant: &TenantId) -> (String, &'static str) {
+    (tenant_partition(tenant), "INSTANCE#")
+}
+
+/// The polling-index partition an instance falls in.
+pub fn poll_shard(instance: &InstanceId) -> u8 {
+    Sha256::digest(instance.as_str().as_bytes())[0] % POLL_SHARDS
+}
+
+/// The polling-index partition for a shard; holds active instances of every tenant.
+pub fn poll_partition_across_tenants(shard: u8) -> String {
+    format!("POLL#{shard}")
+}
+
+/// An active instance's entry in the polling index.
+pub fn poll_entry_across_tenants(tenant: &TenantId, instance: &InstanceId) -> Key {
+    Key::new(poll_partition_across_tenants(poll_shard(instance)), format!("{tenant}#{instance}"))
+}
+
+pub fn credential(tenant: &TenantId, instance: &InstanceId) -> Key {
+    Key::new(tenant_partition(tenant), format!("CREDENTIAL#{instance}"))
+}
+
+/// One metric row per instance and poll slot.
+pub fn metric(tenant: &TenantId, instance: &InstanceId, at: DateTime<Utc>) -> Key {
+    Key::new(instance_partition(tenant, instance), format!("METRIC#{}", sortable_time(at)))
+}
+
+pub fn metrics_of(tenant: &TenantId, instance: &InstanceId) -> (String, &'static str) {
+    (instance_partition(tenant, instance), "METRIC#")
+}
+
+/// One backup record per instance, time and backup identity (a hash of the file name, so the
+/// name itself is not in the key).
+pub fn backup(tenant: &TenantId, instance: &InstanceId, at: DateTime<Utc>, identity: &str) -> Key {
+    let hash = hex::encode(&Sha256::digest(identity.as_bytes())[..8]);
+    Key::new(instance_partition(tenant, instance), format!("BACKUP#{}#{hash}", sortable_time(at)))
+}
+
+pub fn backups_of(tenant: &TenantId, instance: &InstanceId) -> (String, &'static str) {
+    (instance_partition(tenant, instance), "BACKUP#")
+}
+
+pub fn audit_partition(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}#AUDIT")
+}
+
+pub fn audit(tenant: &TenantId, at: DateTime<Utc>, id: &AuditId) -> Key {
+    Key::new(audit_partition(tenant), format!("{}#{id}", sortable_time(at)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sortable_times_sort_chronologically() {
+        let a = DateTime::from_timestamp_millis(1_000).unwrap();
+        let b = DateTime::from_timestamp_millis(1_000_000_000_000).unwrap();
+        assert!(sortable_time(a) < sortable_time(b));
+        assert_eq!(sortable_time(a).len(), sortable_time(b).len());
+    }
+
+    #[test]
+    fn tenant_keys_begin_with_their_tenant() {
+        let t = TenantId::generate();
+        let i = InstanceId::generate();
+        let now = Utc::now();
+        for key in [
+            tenant(&t),
+            instance(&t, &i),
+            credential(&t, &i),
+            metric(&t, &i, now),
+            backup(&t, &i, now, "x.zip"),
+            audit(&t, now, &AuditId::generate()),
+            user(&t, &UserId::generate()),
+        ] {
+            assert!(key.pk.starts_with(&format!("TENANT#{t}")), "{key:?}");
+        }
+    }
+
+    #[test]
+    fn the_backup_key_does_not_carry_the_file_name() {
+        let key = backup(&TenantId::generate(), &InstanceId::generate(), Utc::now(), "3CXScheduledBackup.zip");
+        assert!(!key.sk.contains("3CX"));
+    }
+
+    #[test]
+    fn poll_shards_are_stable_and_in_range() {
+        let i = InstanceId::generate();
+        assert_eq!(poll_shard(&i), poll_shard(&i));
+        assert!(poll_shard(&i) < POLL_SHARDS);
+    }
+}
