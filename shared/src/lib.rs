@@ -11,5 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod events;
+pub mod pbx;
+pub mod polling;
 pub mod store;
 pub mod table;

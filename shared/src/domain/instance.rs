@@ -52,6 +52,24 @@ pub struct LicenceInfo {
     pub max_sim_calls: Option<u32>,
 }
 
+/// A trunk as the last poll saw it. `name` is the trunk's gateway name (the SIP provider), or its
+/// number when it has none.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TrunkState {
+    pub name: String,
+    pub online: bool,
+}
+
+/// How far the backup history of an instance has been recorded, so that each poll writes only
+/// what is new.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupsSeen {
+    /// Creation time of the newest backup recorded.
+    pub newest_at: Option<DateTime<Utc>>,
+    /// The last scheduled time recorded as a missed backup.
+    pub missed_due_at: Option<DateTime<Utc>>,
+}
+
 /// The health of an instance as of its last poll.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,7 +97,15 @@ pub struct Instance {
     pub credential_kind: Option<CredentialKind>,
     pub version: Option<PbxVersion>,
     pub licence: Option<LicenceInfo>,
+    #[serde(default)]
+    pub trunks: Vec<TrunkState>,
     pub status: InstanceStatus,
+    /// Why the last poll failed (no secret, no 3CX response body); absent when it succeeded.
+    #[serde(default)]
+    pub status_reason: Option<String>,
+    /// What the poller has recorded of the backup history so far.
+    #[serde(default)]
+    pub backups_seen: BackupsSeen,
     pub created_at: DateTime<Utc>,
     /// Set by a soft delete; restorable for 30 days, then purged.
     pub deleted_at: Option<DateTime<Utc>>,
@@ -102,7 +128,10 @@ impl Instance {
             credential_kind: None,
             version: None,
             licence: None,
+            trunks: Vec::new(),
             status: InstanceStatus::NeverPolled,
+            status_reason: None,
+            backups_seen: BackupsSeen::default(),
             created_at: now,
             deleted_at: None,
         }

@@ -19,7 +19,7 @@ pub use backup::{BackupOutcome, BackupRecord};
 pub use credentials::{CredentialKind, PbxCredentials};
 pub use email::Email;
 pub use ids::{AuditId, InstanceId, TenantId, UserId};
-pub use instance::{Instance, InstanceStatus, LicenceInfo, PbxVersion};
+pub use instance::{BackupsSeen, Instance, InstanceStatus, LicenceInfo, PbxVersion, TrunkState};
 pub use metric::{MetricSnapshot, PollOutcome};
 pub use names::{GroupName, InstanceName, PersonName, TenantName};
 pub use tenant::{Plan, Tenant, TenantState};

@@ -53,6 +53,16 @@ impl Tenants {
         }
     }
 
+    /// Creates a tenant without users (local tools; sign-up goes through
+    /// [`Self::create_with_owner`]).
+    pub async fn create(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let item = Item::new(keys::tenant(&tenant.id), to_attrs(tenant)?);
+        match self.table.put(item, Some(Condition::NotExists)).await {
+            Err(TableError::ConditionFailed) => Err(StoreError::Conflict("tenant already exists")),
+            other => Ok(other?),
+        }
+    }
+
     pub async fn get(&self, tenant: &TenantId) -> Result<Option<Tenant>, StoreError> {
         self.table.get(&keys::tenant(tenant)).await?.map(from_item).transpose()
     }

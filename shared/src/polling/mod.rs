@@ -1,0 +1,73 @@
+//! From a scheduled tick to a snapshot of every 3CX in the store.
+//!
+//! The [`Scheduler`] lists the instances due (the polling index, no scan) and publishes them in
+//! `PollBatch` events. The [`Poller`] polls a batch concurrently, each poll bounded by the
+//! client's deadline, and hands each result to the [`Recorder`], which writes one metric row per
+//! instance and poll slot, the new backup records, and the instance's state when it changed, and
+//! then publishes `InstancePolled` events. A redelivered batch polls again but writes nothing
+//! twice: metric rows and backup records are keyed by slot and backup and written only if absent.
+
+mod backup_rule;
+mod poller;
+mod recorder;
+mod scheduler;
+
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use backup_rule::{MISSED_BACKUP_GRACE, missed_backup_due};
+pub use poller::{BatchReport, Poller};
+pub use recorder::Recorder;
+pub use scheduler::{Scheduler, TickReport};
+
+use crate::domain::{InstanceId, InstanceStatus, LicenceInfo, MetricSnapshot, PollOutcome, TenantId, TrunkState};
+
+/// How often each active instance is polled.
+pub const POLL_INTERVAL: Duration = Duration::minutes(1);
+
+/// Instances per `PollBatch` event.
+pub const BATCH_SIZE: usize = 25;
+
+/// The poll slot `now` falls in: the start of its interval.
+pub fn slot_of(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.duration_trunc(POLL_INTERVAL).unwrap_or(now)
+}
+
+/// One instance to poll.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollTarget {
+    pub tenant_id: TenantId,
+    pub instance_id: InstanceId,
+}
+
+/// The detail of a `PollBatch` event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PollBatch {
+    pub slot: DateTime<Utc>,
+    pub targets: Vec<PollTarget>,
+}
+
+/// The detail of an `InstancePolled` event: enough for alert evaluation without a read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstancePolled {
+    pub tenant_id: TenantId,
+    pub instance_id: InstanceId,
+    pub instance_name: String,
+    pub group: Option<String>,
+    pub slot: DateTime<Utc>,
+    pub status: InstanceStatus,
+    pub previous_status: InstanceStatus,
+    pub reason: Option<String>,
+    pub snapshot: MetricSnapshot,
+    pub trunks: Vec<TrunkState>,
+    pub licence: Option<LicenceInfo>,
+    pub last_backup_at: Option<DateTime<Utc>>,
+    /// Backups recorded by this poll that failed (a scheduled backup that did not appear).
+    pub failed_backups: u32,
+}
+
+impl InstancePolled {
+    pub fn outcome(&self) -> PollOutcome {
+        self.snapshot.outcome
+    }
+}

@@ -1,0 +1,149 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use futures_util::stream;
+
+use super::{InstancePolled, PollBatch, PollTarget, Recorder};
+use crate::domain::{InstanceStatus, PbxCredentials};
+use crate::events::{DetailType, Event, EventHandler, EventPublisher, HandlerError};
+use crate::pbx::{PbxClient, PollFailure, PollReport};
+use crate::store::{Store, StoreError};
+
+/// What polling one batch did.
+#[derive(Clone, Debug, Default)]
+pub struct BatchReport {
+    /// One entry per instance polled and recorded.
+    pub polled: Vec<InstancePolled>,
+    /// Instances skipped: gone, or soft-deleted since the batch was made.
+    pub skipped: usize,
+    /// Instances whose result could not be stored (the batch may be redelivered).
+    pub store_errors: usize,
+}
+
+/// Polls the instances of a `PollBatch` concurrently and records each result.
+#[derive(Debug, Clone)]
+pub struct Poller {
+    store: Store,
+    client: Arc<PbxClient>,
+    recorder: Recorder,
+    events: Arc<dyn EventPublisher>,
+    concurrency: usize,
+}
+
+impl Poller {
+    /// `concurrency` bounds the polls in flight for one batch; at least the batch size keeps a
+    /// hanging 3CX from delaying any other of its batch.
+    pub fn new(
+        store: Store,
+        client: Arc<PbxClient>,
+        recorder: Recorder,
+        events: Arc<dyn EventPublisher>,
+        concurrency: usize,
+    ) -> Self {
+        Self { store, client, recorder, events, concurrency: concurrency.max(1) }
+    }
+
+    /// Polls and records every instance of the batch, then publishes one `InstancePolled`
+    /// event per instance. One failing instance never fails the others.
+    pub async fn poll_batch(&self, batch: &PollBatch) -> BatchReport {
+        let results: Vec<Result<Option<InstancePolled>, StoreError>> = stream::iter(batch.targets.clone())
+            .map(|target| async move { self.poll_one(batch, &target).await })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        let mut report = BatchReport::default();
+        for result in results {
+            match result {
+                Ok(Some(polled)) => report.polled.push(polled),
+                Ok(None) => report.skipped += 1,
+                Err(_) => report.store_errors += 1,
+            }
+        }
+        let events: Vec<Event> =
+            report.polled.iter().filter_map(|p| Event::from_payload(DetailType::INSTANCE_POLLED, p).ok()).collect();
+        if !events.is_empty()
+            && let Err(e) = self.events.publish(events).await
+        {
+            tracing::error!(error = %e, "publishing InstancePolled events failed");
+        }
+        report
+    }
+
+    async fn poll_one(&self, batch: &PollBatch, target: &PollTarget) -> Result<Option<InstancePolled>, StoreError> {
+        let result = self.poll_and_record(batch, target).await;
+        if let Err(e) = &result {
+            tracing::error!(tenant = %target.tenant_id, instance = %target.instance_id, error = %e, "recording a poll failed");
+        }
+        result
+    }
+
+    async fn poll_and_record(
+        &self,
+        batch: &PollBatch,
+        target: &PollTarget,
+    ) -> Result<Option<InstancePolled>, StoreError> {
+        let Some(instance) = self.store.instances.get(&target.tenant_id, &target.instance_id).await? else {
+            return Ok(None);
+        };
+        if !instance.is_active() {
+            return Ok(None);
+        }
+        let report = match self.credentials(&instance.tenant_id, &instance.id).await {
+            Ok(Some(credentials)) => self.client.poll(&instance.id, &instance.address, &credentials).await,
+            Ok(None) => failed(PollFailure::LoginFailed("no 3CX credentials are stored".into())),
+            Err(e) => {
+                tracing::error!(tenant = %instance.tenant_id, instance = %instance.id, error = %e, "credentials unreadable");
+                failed(PollFailure::LoginFailed("the stored credentials cannot be decrypted".into()))
+            }
+        };
+        let polled = self.recorder.record(&instance, batch.slot, &report).await?;
+        log_poll(&polled, &report);
+        Ok(Some(polled))
+    }
+
+    async fn credentials(
+        &self,
+        tenant: &crate::domain::TenantId,
+        instance: &crate::domain::InstanceId,
+    ) -> Result<Option<PbxCredentials>, StoreError> {
+        self.store.credentials.get(tenant, instance).await
+    }
+}
+
+fn failed(failure: PollFailure) -> PollReport {
+    PollReport { result: Err(failure), latency: std::time::Duration::ZERO }
+}
+
+fn log_poll(polled: &InstancePolled, report: &PollReport) {
+    let took_ms = u64::try_from(report.latency.as_millis()).unwrap_or(u64::MAX);
+    if polled.status == InstanceStatus::Ok {
+        tracing::debug!(tenant = %polled.tenant_id, instance = %polled.instance_id, took_ms, "polled");
+    } else {
+        tracing::info!(
+            tenant = %polled.tenant_id,
+            instance = %polled.instance_id,
+            status = ?polled.status,
+            reason = polled.reason.as_deref().unwrap_or(""),
+            took_ms,
+            "polled"
+        );
+    }
+}
+
+/// The poller as an event handler: `PollBatch` events in, polls recorded.
+#[async_trait]
+impl EventHandler for Poller {
+    async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
+        let batch: PollBatch = event.payload().map_err(|e| HandlerError::from(format!("bad PollBatch: {e}")))?;
+        let report = self.poll_batch(&batch).await;
+        if report.store_errors > 0 {
+            return Err(HandlerError::from(format!("{} polls could not be recorded", report.store_errors)));
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "poller"
+    }
+}
