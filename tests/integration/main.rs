@@ -2,5 +2,6 @@
 
 mod blobs_contract;
 mod events_contract;
+mod keys_contract;
 mod store;
 mod table_contract;
