@@ -71,3 +71,24 @@ impl InstancePolled {
         self.snapshot.outcome
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Event;
+
+    #[test]
+    fn the_sample_poll_batch_event_reads_as_a_batch() {
+        let event: Event = serde_json::from_str(include_str!("../../../events/poll-batch.json")).unwrap();
+        assert_eq!(event.detail_type, crate::events::DetailType::POLL_BATCH);
+        let batch: PollBatch = event.payload().unwrap();
+        assert_eq!(batch.targets.len(), 2);
+        assert_eq!(batch.slot, slot_of(batch.slot));
+    }
+
+    #[test]
+    fn slots_are_whole_minutes() {
+        let t = DateTime::parse_from_rfc3339("2026-11-29T09:20:42.5Z").unwrap().with_timezone(&Utc);
+        assert_eq!(slot_of(t).to_rfc3339(), "2026-11-29T09:20:00+00:00");
+    }
+}
