@@ -1,6 +1,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream;
 
@@ -68,6 +69,21 @@ impl Poller {
             tracing::error!(error = %e, "publishing InstancePolled events failed");
         }
         report
+    }
+
+    /// Polls one instance right away (the API's "poll now"), records the result for the current
+    /// slot and publishes its `InstancePolled` event. `None` if the instance does not exist or
+    /// is deleted.
+    pub async fn poll_now(&self, target: &PollTarget, now: DateTime<Utc>) -> Result<Option<InstancePolled>, StoreError> {
+        let batch = PollBatch { slot: super::slot_of(now), targets: vec![target.clone()] };
+        let polled = self.poll_and_record(&batch, target).await?;
+        if let Some(p) = &polled
+            && let Ok(event) = Event::from_payload(DetailType::INSTANCE_POLLED, p)
+            && let Err(e) = self.events.publish(vec![event]).await
+        {
+            tracing::error!(error = %e, "publishing an InstancePolled event failed");
+        }
+        Ok(polled)
     }
 
     async fn poll_one(&self, batch: &PollBatch, target: &PollTarget) -> Result<Option<InstancePolled>, StoreError> {
