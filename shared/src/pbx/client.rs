@@ -112,6 +112,7 @@ impl PbxClient {
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(1)
             .user_agent(concat!("Sikurd/", env!("CARGO_PKG_VERSION"), " (3CX monitoring)"))
             .dns_resolver(resolver(config.policy));
         for pem in &config.extra_root_certificates {
@@ -259,22 +260,24 @@ impl PbxClient {
     }
 
     async fn read_all(&self, address: &PbxAddress, token: &SecretString) -> Result<PbxReading, Fetch> {
-        let (status, trunks, services, backups, settings) = tokio::join!(
-            self.get_json::<wire::SystemStatus>(address, token, "/xapi/v1/SystemStatus"),
-            self.get_json::<wire::Collection<wire::Trunk>>(
-                address,
-                token,
-                "/xapi/v1/Trunks?$select=Id,Number,IsOnline,Gateway"
-            ),
-            self.get_json::<wire::Collection<wire::Service>>(address, token, "/xapi/v1/Services?$select=Name,Status"),
-            self.get_json::<wire::Collection<wire::Backup>>(
-                address,
-                token,
-                "/xapi/v1/Backups?$select=FileName,CreationTime,Size&$orderby=CreationTime%20desc&$top=20"
-            ),
-            self.get_json::<wire::BackupSettings>(address, token, "/xapi/v1/Backups/Pbx.GetBackupSettings()"),
-        );
+        // One after another over one kept-alive connection: gentle on the 3CX, and one socket
+        // per instance however large the fleet.
+        let status = self.get_json::<wire::SystemStatus>(address, token, "/xapi/v1/SystemStatus").await;
         let status = status?;
+        let trunks = self
+            .get_json::<wire::Collection<wire::Trunk>>(address, token, "/xapi/v1/Trunks?$select=Id,Number,IsOnline,Gateway")
+            .await;
+        let services =
+            self.get_json::<wire::Collection<wire::Service>>(address, token, "/xapi/v1/Services?$select=Name,Status").await;
+        let backups = self
+            .get_json::<wire::Collection<wire::Backup>>(
+                address,
+                token,
+                "/xapi/v1/Backups?$select=FileName,CreationTime,Size&$orderby=CreationTime%20desc&$top=20",
+            )
+            .await;
+        let settings =
+            self.get_json::<wire::BackupSettings>(address, token, "/xapi/v1/Backups/Pbx.GetBackupSettings()").await;
         // The collections are secondary: a 3CX that lacks one (older build, narrower role) still
         // gets its status recorded. A refused token is not secondary.
         let trunks = optional(trunks)?;

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use futures_util::stream;
+use tokio::sync::Semaphore;
 
 use super::{InstancePolled, PollBatch, PollTarget, Recorder};
 use crate::domain::{InstanceStatus, PbxCredentials};
@@ -30,6 +31,7 @@ pub struct Poller {
     recorder: Recorder,
     events: Arc<dyn EventPublisher>,
     concurrency: usize,
+    in_flight: Option<Arc<Semaphore>>,
 }
 
 impl Poller {
@@ -42,7 +44,14 @@ impl Poller {
         events: Arc<dyn EventPublisher>,
         concurrency: usize,
     ) -> Self {
-        Self { store, client, recorder, events, concurrency: concurrency.max(1) }
+        Self { store, client, recorder, events, concurrency: concurrency.max(1), in_flight: None }
+    }
+
+    /// Bounds the polls in flight across all batches handled by this process (the local stack
+    /// handles many batches at once; a Lambda container handles one).
+    pub fn with_in_flight_limit(mut self, limit: usize) -> Self {
+        self.in_flight = Some(Arc::new(Semaphore::new(limit.max(1))));
+        self
     }
 
     /// Polls and records every instance of the batch, then publishes one `InstancePolled`
@@ -87,6 +96,10 @@ impl Poller {
     }
 
     async fn poll_one(&self, batch: &PollBatch, target: &PollTarget) -> Result<Option<InstancePolled>, StoreError> {
+        let _permit = match &self.in_flight {
+            Some(limit) => limit.clone().acquire_owned().await.ok(),
+            None => None,
+        };
         let result = self.poll_and_record(batch, target).await;
         if let Err(e) = &result {
             tracing::error!(tenant = %target.tenant_id, instance = %target.instance_id, error = %e, "recording a poll failed");
