@@ -1,7 +1,9 @@
 //! Sikurd's integration tests: one binary, real servers (moto for AWS APIs, simulators).
 
+mod api;
 mod blobs_contract;
 mod events_contract;
 mod keys_contract;
+mod polling;
 mod store;
 mod table_contract;

@@ -6,8 +6,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sikurd::clock::Clock;
 use sikurd::domain::{
     Actor, AuditEntry, AuditId, AuditOutcome, BackupOutcome, BackupRecord, Email, Instance, InstanceId, InstanceName,
-    MetricSnapshot, PasswordHash, PbxAddress, PbxCredentials, PersonName, Plan, PollOutcome, Role, Tenant, TenantId,
-    TenantName, User, UserId,
+    MetricSnapshot, PasswordHash, PbxAddress, PbxCredentials, PersonName, Plan, PollOutcome, Role, Session,
+    SessionToken, Tenant, TenantId, TenantName, User, UserId,
 };
 use sikurd::store::keys::POLL_SHARDS;
 use sikurd::store::{StoreError, keys};
@@ -48,6 +48,10 @@ fn owner(tenant: &TenantId, email: &str, now: chrono::DateTime<Utc>) -> User {
 
 fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+async fn by_email(f: &StoreFixture, email: &str) -> Option<User> {
+    f.store.tenants.find_user_by_email_across_tenants(&Email::parse(email).unwrap()).await.unwrap()
 }
 
 mod cases {
@@ -212,6 +216,106 @@ mod cases {
         assert_eq!(f.store.tenants.get(&first.id).await.unwrap(), Some(first));
     }
 
+    pub async fn user_writes_keep_the_email_claims_in_step(f: StoreFixture) {
+        let now = f.tables.clock.now();
+        let tenant = Tenant::new(TenantName::parse("MSP").unwrap(), Plan::Trial, now);
+        let first = owner(&tenant.id, "ana@msp.example", now);
+        f.store.tenants.create_with_owner(&tenant, &first).await.unwrap();
+        let mut tech = owner(&tenant.id, "tech@msp.example", now);
+        tech.role = Role::Technician;
+        f.store.users.create(&tenant.id, &tech).await.unwrap();
+        let mut clash = owner(&tenant.id, "TECH@msp.example", now);
+        clash.role = Role::Viewer;
+        assert!(matches!(f.store.users.create(&tenant.id, &clash).await, Err(StoreError::Conflict(_))));
+        let stranger = owner(&TenantId::generate(), "x@msp.example", now);
+        assert!(f.store.users.create(&stranger.tenant_id, &stranger).await.is_err(), "no user without its tenant");
+
+        let moved = User { email: Email::parse("tech2@msp.example").unwrap(), ..tech.clone() };
+        f.store.users.update(&tenant.id, &tech, &moved).await.unwrap();
+        assert_eq!(by_email(&f, "tech@msp.example").await, None);
+        assert_eq!(by_email(&f, "tech2@msp.example").await.map(|u| u.id), Some(tech.id.clone()));
+        let onto_taken = User { email: first.email.clone(), ..moved.clone() };
+        assert!(matches!(f.store.users.update(&tenant.id, &moved, &onto_taken).await, Err(StoreError::Conflict(_))));
+        assert_eq!(by_email(&f, "tech2@msp.example").await.map(|u| u.id), Some(tech.id.clone()));
+
+        f.store.users.transfer_ownership(&tenant.id, &first, &moved).await.unwrap();
+        assert_eq!(f.store.users.get(&tenant.id, &tech.id).await.unwrap().map(|u| u.role), Some(Role::Owner));
+        assert_eq!(f.store.users.get(&tenant.id, &first.id).await.unwrap().map(|u| u.role), Some(Role::Admin));
+        let stale = f.store.users.transfer_ownership(&tenant.id, &first, &moved).await;
+        assert!(matches!(stale, Err(StoreError::Conflict(_))), "a transfer from a stale owner is refused: {stale:?}");
+
+        let listed = f.store.users.list(&tenant.id, 10, None).await.unwrap().items;
+        assert_eq!(listed.len(), 2);
+        let first_now = f.store.users.get(&tenant.id, &first.id).await.unwrap().unwrap();
+        f.store.users.delete(&tenant.id, &first_now).await.unwrap();
+        assert_eq!(by_email(&f, "ana@msp.example").await, None);
+        assert!(matches!(f.store.users.delete(&tenant.id, &first_now).await, Err(StoreError::NotFound)));
+        assert!(f.store.users.get(&TenantId::generate(), &tech.id).await.unwrap().is_none());
+    }
+
+    pub async fn sessions_end_at_their_expiry_and_all_of_a_users_sessions_can_be_revoked(f: StoreFixture) {
+        let now = f.tables.clock.now();
+        let tenant = TenantId::generate();
+        let user = UserId::generate();
+        let session = |user: &UserId| Session {
+            tenant_id: tenant.clone(),
+            user_id: user.clone(),
+            csrf_token: "csrf".into(),
+            created_at: now,
+            last_seen_at: now,
+            ends_at: now + Duration::hours(12),
+        };
+        let tokens: Vec<_> = (0..3).map(|_| SessionToken::generate()).collect();
+        for token in &tokens {
+            f.store.sessions.create(&token.hash(), &session(&user)).await.unwrap();
+        }
+        let other_user = SessionToken::generate();
+        f.store.sessions.create(&other_user.hash(), &session(&UserId::generate())).await.unwrap();
+        let found = f.store.sessions.get_across_tenants(&tokens[0].hash()).await.unwrap();
+        assert_eq!(found.map(|s| s.user_id), Some(user.clone()));
+
+        f.tables.clock.advance(Duration::minutes(10));
+        f.store.sessions.touch(&tokens[0].hash(), &session(&user), f.tables.clock.now()).await.unwrap();
+        let touched = f.store.sessions.get_across_tenants(&tokens[0].hash()).await.unwrap().unwrap();
+        assert_eq!(touched.last_seen_at, f.tables.clock.now());
+
+        assert_eq!(f.store.sessions.revoke_all_of_user(&tenant, &user).await.unwrap(), 3);
+        for token in &tokens {
+            assert!(f.store.sessions.get_across_tenants(&token.hash()).await.unwrap().is_none());
+        }
+        f.store.sessions.touch(&tokens[1].hash(), &session(&user), now).await.unwrap();
+        assert!(
+            f.store.sessions.get_across_tenants(&tokens[1].hash()).await.unwrap().is_none(),
+            "a touch does not revive"
+        );
+        assert!(f.store.sessions.get_across_tenants(&other_user.hash()).await.unwrap().is_some());
+
+        f.tables.clock.set(now + Duration::hours(12));
+        assert!(
+            f.store.sessions.get_across_tenants(&other_user.hash()).await.unwrap().is_none(),
+            "ended at its expiry"
+        );
+    }
+
+    pub async fn login_failures_are_counted_over_a_sliding_window(f: StoreFixture) {
+        let window = Duration::minutes(15);
+        let start = f.tables.clock.now();
+        let throttle = &f.store.login_throttle;
+        for minute in 0..4 {
+            throttle
+                .record_failure("email:ana@msp.example", window, start + Duration::minutes(minute * 5))
+                .await
+                .unwrap();
+        }
+        let at = start + Duration::minutes(15) + Duration::seconds(1);
+        let (count, until) = throttle.recent_failures("email:ana@msp.example", window, at).await.unwrap();
+        assert_eq!(count, 3, "the first failure left the window");
+        assert_eq!(until, Some(start + Duration::minutes(5) + window));
+        assert_eq!(throttle.recent_failures("email:bob@msp.example", window, at).await.unwrap(), (0, None));
+        throttle.clear("email:ana@msp.example").await.unwrap();
+        assert_eq!(throttle.recent_failures("email:ana@msp.example", window, at).await.unwrap().0, 0);
+    }
+
     pub async fn the_audit_log_reads_newest_first_across_pages(f: StoreFixture) {
         let tenant = TenantId::generate();
         let start = f.tables.clock.now();
@@ -253,6 +357,9 @@ for_each_store!(
     listing_instances_due_for_polling_reads_only_active_instances,
     signup_is_all_or_nothing_when_the_email_is_taken,
     the_audit_log_reads_newest_first_across_pages,
+    user_writes_keep_the_email_claims_in_step,
+    sessions_end_at_their_expiry_and_all_of_a_users_sessions_can_be_revoked,
+    login_failures_are_counted_over_a_sliding_window,
 );
 
 #[test]

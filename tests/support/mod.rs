@@ -1,6 +1,8 @@
 //! The integration-test harness: one moto server per test binary (started on first use, on a
 //! free port, gone when the binary exits), and fresh AWS resources per test.
 
+pub mod api;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};

@@ -9,7 +9,7 @@ use zeroize::Zeroizing;
 
 use super::ValueError;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CredentialKind {
     /// An administrator's user name (extension) and password: v20 `Login/GetAccessToken`.

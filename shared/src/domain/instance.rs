@@ -71,7 +71,7 @@ pub struct BackupsSeen {
 }
 
 /// The health of an instance as of its last poll.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InstanceStatus {
     NeverPolled,
@@ -84,6 +84,9 @@ pub enum InstanceStatus {
     /// A v18 system or an API we do not speak.
     Unsupported,
 }
+
+/// How long a soft-deleted instance can be restored; after that it is purged.
+pub const RESTORE_WINDOW_DAYS: i64 = 30;
 
 /// A monitored 3CX, as the MSP registered it and as its last poll found it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +143,11 @@ impl Instance {
     /// Active instances are polled; soft-deleted ones are not.
     pub fn is_active(&self) -> bool {
         self.deleted_at.is_none()
+    }
+
+    /// Active, or deleted less than [`RESTORE_WINDOW_DAYS`] before `now` (still restorable).
+    pub fn is_restorable_or_active(&self, now: DateTime<Utc>) -> bool {
+        self.deleted_at.is_none_or(|at| now - at < chrono::Duration::days(RESTORE_WINDOW_DAYS))
     }
 }
 

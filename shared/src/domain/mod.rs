@@ -10,6 +10,7 @@ mod ids;
 mod instance;
 mod metric;
 mod names;
+mod session;
 mod tenant;
 mod user;
 
@@ -19,9 +20,10 @@ pub use backup::{BackupOutcome, BackupRecord};
 pub use credentials::{CredentialKind, PbxCredentials};
 pub use email::Email;
 pub use ids::{AuditId, InstanceId, TenantId, UserId};
-pub use instance::{BackupsSeen, Instance, InstanceStatus, LicenceInfo, PbxVersion, TrunkState};
+pub use instance::{BackupsSeen, Instance, InstanceStatus, LicenceInfo, PbxVersion, RESTORE_WINDOW_DAYS, TrunkState};
 pub use metric::{MetricSnapshot, PollOutcome};
 pub use names::{GroupName, InstanceName, PersonName, TenantName};
+pub use session::{Session, SessionHash, SessionToken, generate_csrf_token};
 pub use tenant::{Plan, Tenant, TenantState};
 pub use user::{PasswordHash, Role, User};
 

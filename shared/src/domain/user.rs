@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{Email, PersonName, TenantId, UserId, ValueError};
 
 /// What a user may do; each role includes the ones below it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Reads everything of the tenant.

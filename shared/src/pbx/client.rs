@@ -140,7 +140,7 @@ impl PbxClient {
         {
             Ok(result) => result,
             Err(_) => Err(PollFailure::Unreachable(format!(
-                "no complete answer within {} s",
+                "timed out: no complete answer within {} s",
                 self.config.poll_deadline.as_secs()
             ))),
         };
@@ -265,10 +265,15 @@ impl PbxClient {
         let status = self.get_json::<wire::SystemStatus>(address, token, "/xapi/v1/SystemStatus").await;
         let status = status?;
         let trunks = self
-            .get_json::<wire::Collection<wire::Trunk>>(address, token, "/xapi/v1/Trunks?$select=Id,Number,IsOnline,Gateway")
+            .get_json::<wire::Collection<wire::Trunk>>(
+                address,
+                token,
+                "/xapi/v1/Trunks?$select=Id,Number,IsOnline,Gateway",
+            )
             .await;
-        let services =
-            self.get_json::<wire::Collection<wire::Service>>(address, token, "/xapi/v1/Services?$select=Name,Status").await;
+        let services = self
+            .get_json::<wire::Collection<wire::Service>>(address, token, "/xapi/v1/Services?$select=Name,Status")
+            .await;
         let backups = self
             .get_json::<wire::Collection<wire::Backup>>(
                 address,

@@ -38,8 +38,12 @@ pub(crate) fn lifetime(access_token: &str, expires_in: Option<i64>) -> Duration 
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .and_then(|claims| claims.get("exp").and_then(serde_json::Value::as_i64))
         .and_then(|exp| {
-            let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-            u64::try_from(exp).ok()?.checked_sub(now).map(Duration::from_secs)
+            // `exp` is in whole seconds: count from now in milliseconds and give up the second
+            // it may have been rounded by.
+            let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_millis();
+            let exp_ms = u128::try_from(exp).ok()?.checked_mul(1000)?;
+            let left = exp_ms.checked_sub(now_ms)?.checked_sub(1000)?;
+            Some(Duration::from_millis(u64::try_from(left).ok()?))
         });
     from_jwt
         .or_else(|| expires_in.and_then(|s| u64::try_from(s).ok()).filter(|s| *s > 0).map(Duration::from_secs))

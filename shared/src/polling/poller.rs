@@ -83,7 +83,11 @@ impl Poller {
     /// Polls one instance right away (the API's "poll now"), records the result for the current
     /// slot and publishes its `InstancePolled` event. `None` if the instance does not exist or
     /// is deleted.
-    pub async fn poll_now(&self, target: &PollTarget, now: DateTime<Utc>) -> Result<Option<InstancePolled>, StoreError> {
+    pub async fn poll_now(
+        &self,
+        target: &PollTarget,
+        now: DateTime<Utc>,
+    ) -> Result<Option<InstancePolled>, StoreError> {
         let batch = PollBatch { slot: super::slot_of(now), targets: vec![target.clone()] };
         let polled = self.poll_and_record(&batch, target).await?;
         if let Some(p) = &polled

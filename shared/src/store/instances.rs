@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
+
 use super::{Listing, StoreError, from_item, keys, to_attrs};
 use crate::domain::{Instance, InstanceId, TenantId};
 use crate::table::{Condition, Cursor, Index, Item, Query, Table, TableError};
@@ -54,6 +56,54 @@ impl Instances {
         let (partition, prefix) = keys::instances_of(tenant);
         let page = self.table.query(&Query::partition(partition).prefix(prefix).limit(limit).after(cursor)).await?;
         Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
+    }
+
+    /// Every instance of the tenant (soft-deleted ones included), in id order: the fleet view.
+    pub async fn list_all(&self, tenant: &TenantId) -> Result<Vec<Instance>, StoreError> {
+        let mut all = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = self.list(tenant, 1000, cursor).await?;
+            all.extend(page.items);
+            cursor = page.next;
+            if cursor.is_none() {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Marks an active instance deleted at `now`, which takes it out of the polling index.
+    /// Not found if it does not exist or is already deleted.
+    pub async fn soft_delete(
+        &self,
+        tenant: &TenantId,
+        id: &InstanceId,
+        now: DateTime<Utc>,
+    ) -> Result<Instance, StoreError> {
+        let mut instance = self.get(tenant, id).await?.filter(Instance::is_active).ok_or(StoreError::NotFound)?;
+        instance.deleted_at = Some(now);
+        self.save(&instance).await?;
+        Ok(instance)
+    }
+
+    /// Undoes a soft delete made less than `window` before `now`, which puts the instance back
+    /// in the polling index. Not found if it does not exist or was deleted longer ago; a
+    /// conflict if it is not deleted.
+    pub async fn restore(
+        &self,
+        tenant: &TenantId,
+        id: &InstanceId,
+        window: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Instance, StoreError> {
+        let mut instance = self.get(tenant, id).await?.ok_or(StoreError::NotFound)?;
+        match instance.deleted_at {
+            None => return Err(StoreError::Conflict("instance is not deleted")),
+            Some(at) if now - at >= window => return Err(StoreError::NotFound),
+            Some(_) => instance.deleted_at = None,
+        }
+        self.save(&instance).await?;
+        Ok(instance)
     }
 
     /// Active instances of every tenant in one shard of the polling index (see

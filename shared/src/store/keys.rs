@@ -3,12 +3,13 @@
 //!
 //! Tenant data lives under keys that begin with the tenant id, so every access is scoped by the
 //! tenant that the caller holds. The only keys without a tenant are the global e-mail claims
-//! (login) and the polling index (scheduler), and the functions that build them say so.
+//! (login), sessions and login throttles (looked up before the tenant is known) and the polling
+//! index (scheduler), and the functions that build them say so.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{AuditId, Email, InstanceId, TenantId, UserId};
+use crate::domain::{AuditId, Email, InstanceId, SessionHash, TenantId, UserId};
 use crate::table::Key;
 
 /// Partitions of the polling index; spreads the scheduler's reads.
@@ -43,6 +44,27 @@ pub fn users_of(tenant: &TenantId) -> (String, &'static str) {
 /// The claim that makes an e-mail address unique across all tenants (used to log in).
 pub fn email_claim_across_tenants(email: &Email) -> Key {
     Key::new(format!("EMAIL#{email}"), "EMAIL")
+}
+
+/// A session, by the SHA-256 of its id: read on every request before the tenant is known.
+pub fn session_across_tenants(hash: &SessionHash) -> Key {
+    Key::new(format!("SESSION#{hash}"), "SESSION")
+}
+
+/// The index partition that lists a user's sessions (so all of them can be revoked).
+pub fn user_sessions(tenant: &TenantId, user: &UserId) -> String {
+    format!("USERSESSIONS#{tenant}#{user}")
+}
+
+/// A session's entry in its user's index partition.
+pub fn user_session_entry(tenant: &TenantId, user: &UserId, hash: &SessionHash) -> Key {
+    Key::new(user_sessions(tenant, user), hash.as_str())
+}
+
+/// Recent failed logins of one subject (an e-mail address or a source address), named by the
+/// SHA-256 of `subject` so that no address is kept in a key.
+pub fn login_throttle_across_tenants(subject: &str) -> Key {
+    Key::new(format!("THROTTLE#{}", hex::encode(Sha256::digest(subject.as_bytes()))), "THROTTLE")
 }
 
 pub fn instance(tenant: &TenantId, instance: &InstanceId) -> Key {

@@ -9,7 +9,10 @@ mod credentials;
 mod instances;
 pub mod keys;
 mod metrics;
+mod sessions;
 mod tenants;
+mod throttle;
+mod users;
 
 use std::sync::Arc;
 
@@ -21,7 +24,10 @@ pub use backups::Backups;
 pub use credentials::Credentials;
 pub use instances::Instances;
 pub use metrics::{METRIC_RETENTION_DAYS, Metrics};
+pub use sessions::Sessions;
 pub use tenants::Tenants;
+pub use throttle::LoginThrottle;
+pub use users::Users;
 
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, Envelope};
@@ -65,6 +71,9 @@ pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError
 #[derive(Debug, Clone)]
 pub struct Store {
     pub tenants: Tenants,
+    pub users: Users,
+    pub sessions: Sessions,
+    pub login_throttle: LoginThrottle,
     pub instances: Instances,
     pub credentials: Credentials,
     pub metrics: Metrics,
@@ -76,6 +85,9 @@ impl Store {
     pub fn new(table: Arc<dyn Table>, envelope: Envelope, clock: Arc<dyn Clock>) -> Self {
         Self {
             tenants: Tenants::new(Arc::clone(&table)),
+            users: Users::new(Arc::clone(&table)),
+            sessions: Sessions::new(Arc::clone(&table)),
+            login_throttle: LoginThrottle::new(Arc::clone(&table)),
             instances: Instances::new(Arc::clone(&table)),
             credentials: Credentials::new(Arc::clone(&table), envelope),
             metrics: Metrics::new(Arc::clone(&table), Arc::clone(&clock)),

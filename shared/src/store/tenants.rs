@@ -11,10 +11,11 @@ pub struct Tenants {
     table: Arc<dyn Table>,
 }
 
+/// Who signs in with an e-mail address; stored under [`keys::email_claim_across_tenants`].
 #[derive(serde::Serialize, serde::Deserialize)]
-struct EmailClaim {
-    tenant_id: TenantId,
-    user_id: UserId,
+pub(super) struct EmailClaim {
+    pub(super) tenant_id: TenantId,
+    pub(super) user_id: UserId,
 }
 
 impl Tenants {

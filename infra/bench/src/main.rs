@@ -1,0 +1,31 @@
+//! `sikurd-bench`: Sikurd's benchmarks. Each subcommand runs a workload and prints its numbers.
+//!
+//! `poll-cycle` polls a simulated fleet (the `sikurd-pbx-sim` binary, a separate process so
+//! that its CPU and memory are not counted) through the real scheduler, in-process bus, poller,
+//! 3CX client, recorder and embedded store.
+
+mod poll_cycle;
+mod process;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "sikurd-bench", about = "Sikurd's benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll cycles over a simulated fleet: wall time, polls/s, CPU ms per poll, peak RSS,
+    /// store writes per poll.
+    PollCycle(poll_cycle::Options),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::PollCycle(options) => poll_cycle::run(options).await,
+    }
+}

@@ -1,0 +1,112 @@
+//! CSV downloads.
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+
+use super::ApiState;
+use super::audit::record;
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody};
+use super::extract::SourceIp;
+use crate::domain::Instance;
+
+const INSTANCE_COLUMNS: [&str; 15] = [
+    "id",
+    "name",
+    "group",
+    "url",
+    "status",
+    "status_reason",
+    "version",
+    "product_code",
+    "licence_active",
+    "licence_expires_at",
+    "maintenance_expires_at",
+    "max_sim_calls",
+    "trunks_online",
+    "trunks_total",
+    "created_at",
+];
+
+/// A cell a spreadsheet will not run as a formula: text that starts with `=`, `+`, `-`, `@`,
+/// a tab or a carriage return gets a leading apostrophe.
+fn cell(value: &str) -> String {
+    if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
+}
+
+fn opt<T: ToString>(value: Option<T>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_default()
+}
+
+fn row(i: &Instance) -> Vec<String> {
+    let licence = i.licence.clone().unwrap_or_default();
+    let status = serde_json::to_value(i.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+    vec![
+        i.id.to_string(),
+        i.name.to_string(),
+        opt(i.group.as_ref()),
+        i.address.base_url(),
+        status,
+        opt(i.status_reason.as_ref()),
+        opt(i.version.as_ref().map(|v| v.as_str())),
+        opt(licence.product_code),
+        opt(licence.active),
+        opt(licence.expires_at.map(|t| t.to_rfc3339())),
+        opt(licence.maintenance_expires_at.map(|t| t.to_rfc3339())),
+        opt(licence.max_sim_calls),
+        i.trunks.iter().filter(|t| t.online).count().to_string(),
+        i.trunks.len().to_string(),
+        i.created_at.to_rfc3339(),
+    ]
+    .iter()
+    .map(|v| cell(v))
+    .collect()
+}
+
+/// The active fleet as CSV, sorted by name.
+pub fn instances_csv(mut instances: Vec<Instance>) -> Result<Vec<u8>, ApiError> {
+    instances.sort_by_key(|i| (i.name.as_str().to_lowercase(), i.id.to_string()));
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(INSTANCE_COLUMNS).map_err(ApiError::internal)?;
+    for instance in instances.iter().filter(|i| i.is_active()) {
+        writer.write_record(row(instance)).map_err(ApiError::internal)?;
+    }
+    writer.into_inner().map_err(|e| ApiError::internal(e.into_error()))
+}
+
+async fn export(state: &ApiState, caller: &Caller) -> Result<Vec<u8>, ApiError> {
+    instances_csv(state.store().instances.list_all(caller.tenant_id()).await?)
+}
+
+/// The fleet as a CSV file (every role); never credentials.
+#[utoipa::path(get, path = "/api/v1/export/instances.csv", tag = "export",
+    responses((status = 200, content_type = "text/csv", body = String, description = "One row per active instance"),
+        (status = 401, body = ErrorBody)))]
+pub async fn instances(State(state): State<ApiState>, source: SourceIp, caller: Caller) -> Result<Response, ApiError> {
+    let result = export(&state, &caller).await;
+    record(&state, &caller, source, "export.instances_csv", None, &result).await;
+    let filename = format!("attachment; filename=\"sikurd-instances-{}.csv\"", state.now().format("%Y-%m-%d"));
+    let disposition = HeaderValue::from_str(&filename).map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        result?,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_that_a_spreadsheet_would_run_are_defused() {
+        assert_eq!(cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(cell("+1"), "'+1");
+        assert_eq!(cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(cell("Head office"), "Head office");
+    }
+}

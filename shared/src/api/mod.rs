@@ -1,0 +1,202 @@
+//! The HTTP API: one axum router, the same behind API Gateway (inside `lambda_http`) and in
+//! the local stack. Built for the browser dashboard: a session cookie plus a CSRF header,
+//! JSON in and out, one error shape (`{"error": {"code", "message"}}`), security headers on
+//! every response, and an OpenAPI document generated from the handlers themselves
+//! (`GET /api/v1/openapi.json`), so routes and document cannot drift apart.
+//!
+//! Every route but sign-up, login, the document and `/healthz` needs a session, and sees only
+//! the session's tenant: another tenant's id is "not found". Roles are checked on the server,
+//! per route (see each handler and `docs/api.md`).
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod error;
+pub mod export;
+pub mod extract;
+pub mod instances;
+pub mod metrics;
+pub mod openapi;
+pub mod users;
+pub mod views;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use tokio::sync::OnceCell;
+use tower_http::set_header::SetResponseHeaderLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::clock::Clock;
+use crate::config::ApiConfig;
+use crate::polling::{InstancePolled, PollTarget, Poller};
+use crate::store::{Store, StoreError};
+
+pub use error::ApiError;
+pub use extract::{ClientAddr, SourceIp};
+
+/// The largest request body accepted (413 beyond).
+pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
+
+/// The `Content-Security-Policy` of every response: same-origin only, never framed.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'self'; base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// Polls one instance on demand (the API's "poll now"). [`Poller`] is the real one; tests may
+/// use a fake.
+#[async_trait]
+pub trait PollNow: Send + Sync {
+    /// Polls and records the instance for the current slot; `None` if it does not exist or is
+    /// deleted.
+    async fn poll_now(&self, target: &PollTarget, now: DateTime<Utc>) -> Result<Option<InstancePolled>, StoreError>;
+}
+
+#[async_trait]
+impl PollNow for Poller {
+    async fn poll_now(&self, target: &PollTarget, now: DateTime<Utc>) -> Result<Option<InstancePolled>, StoreError> {
+        Poller::poll_now(self, target, now).await
+    }
+}
+
+/// What every handler shares: the repositories, the clock, the settings and the poller.
+#[derive(Clone)]
+pub struct ApiState(Arc<Inner>);
+
+struct Inner {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    config: ApiConfig,
+    poller: Arc<dyn PollNow>,
+    /// A bcrypt hash of nothing at the configured cost, for logins of unknown addresses.
+    dummy_hash: OnceCell<String>,
+}
+
+impl ApiState {
+    pub fn new(store: Store, clock: Arc<dyn Clock>, config: ApiConfig, poller: Arc<dyn PollNow>) -> Self {
+        Self(Arc::new(Inner { store, clock, config, poller, dummy_hash: OnceCell::new() }))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.0.store
+    }
+
+    pub fn config(&self) -> &ApiConfig {
+        &self.0.config
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.clock.now()
+    }
+
+    pub fn poller(&self) -> &dyn PollNow {
+        self.0.poller.as_ref()
+    }
+
+    async fn dummy_hash(&self) -> Result<String, ApiError> {
+        let cost = self.0.config.bcrypt_cost;
+        self.0
+            .dummy_hash
+            .get_or_try_init(|| async move {
+                tokio::task::spawn_blocking(move || bcrypt::hash("sikurd-no-such-account", cost))
+                    .await
+                    .map_err(ApiError::internal)?
+                    .map_err(ApiError::internal)
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// Every route, with its OpenAPI description; one `routes!` per path.
+fn routes() -> OpenApiRouter<ApiState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(openapi::healthz))
+        .routes(routes!(openapi::document))
+        .routes(routes!(accounts::signup))
+        .routes(routes!(accounts::login))
+        .routes(routes!(accounts::logout))
+        .routes(routes!(accounts::me))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update, users::delete))
+        .routes(routes!(instances::list, instances::create))
+        .routes(routes!(instances::get, instances::update, instances::delete))
+        .routes(routes!(instances::restore))
+        .routes(routes!(instances::poll))
+        .routes(routes!(metrics::metrics))
+        .routes(routes!(instances::backups))
+        .routes(routes!(audit::list))
+        .routes(routes!(export::instances))
+}
+
+/// The OpenAPI document of every route of [`router`].
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    routes().into_openapi()
+}
+
+async fn not_found() -> Response {
+    ApiError::NotFound.into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    error::error_response(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+}
+
+/// Puts error responses made outside the handlers (axum's own rejections) in the error shape.
+async fn ensure_error_shape(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "not found"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not take that method"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "send a JSON body with Content-Type: application/json")
+        }
+        s if s.is_server_error() => ("internal", "something went wrong on our side"),
+        _ => ("bad_request", "the request is malformed"),
+    };
+    let (parts, _) = response.into_parts();
+    let mut shaped = error::error_response(status, code, message);
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            shaped.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    shaped
+}
+
+fn always(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(name, HeaderValue::from_static(value))
+}
+
+/// The API: every route of the OpenAPI document, scoped to the caller's session and tenant.
+pub fn router(state: ApiState) -> Router {
+    let (router, _) = routes().split_for_parts();
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+        .layer(axum::middleware::map_response(ensure_error_shape))
+        .layer(always(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .layer(always(header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains"))
+        .layer(always(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(always(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(always(header::REFERRER_POLICY, "no-referrer"))
+        .layer(always(HeaderName::from_static("cross-origin-opener-policy"), "same-origin"))
+        .layer(always(HeaderName::from_static("cross-origin-resource-policy"), "same-origin"))
+        .layer(SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .with_state(state)
+}
