@@ -444,3 +444,28 @@ async fn a_tick_polls_every_active_instance_through_the_bus_and_none_deleted() {
     let previous = polled.iter().filter(|p| p.previous_status == InstanceStatus::NeverPolled).count();
     assert_eq!(previous, 30);
 }
+
+#[tokio::test]
+async fn a_delete_made_while_an_instance_is_being_polled_is_not_undone_by_the_poll() {
+    let w = world().await;
+    let slow =
+        Faults { slow: Some(Duration::from_millis(300)), trunk_down: Some("Primary SIP".into()), ..Faults::default() };
+    let instance = w.register(faulty("racing", slow)).await;
+    let batch = w.batch(&[&instance]);
+    let poll = {
+        let poller = w.poller.clone();
+        tokio::spawn(async move { poller.poll_batch(&batch).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    w.f.store.instances.soft_delete(&w.tenant, &instance.id, w.f.tables.clock.now()).await.unwrap();
+    let report = poll.await.unwrap();
+    assert_eq!(report.store_errors, 0);
+
+    let stored = w.stored(&instance).await;
+    assert!(stored.deleted_at.is_some(), "the poll brought a deleted instance back");
+    assert_eq!(stored.status, InstanceStatus::Degraded, "what the poll found is kept too");
+    for shard in 0..sikurd::store::keys::POLL_SHARDS {
+        let due = w.f.store.instances.due_for_polling_across_tenants(shard, 100, None).await.unwrap();
+        assert!(due.items.iter().all(|i| i.id != instance.id), "a deleted instance is still polled");
+    }
+}

@@ -373,3 +373,19 @@ fn keys_of_one_tenant_never_collide_with_another() {
     assert_ne!(keys::credential(&a, &i), keys::credential(&b, &i));
     let _: Key = keys::tenant(&a);
 }
+
+#[tokio::test]
+async fn a_save_based_on_a_stale_revision_is_a_conflict() {
+    let f = sikurd_tests::embedded_store();
+    let now = f.tables.clock.now();
+    let tenant = TenantId::generate();
+    let original = instance(&tenant, "A", now);
+    f.store.instances.create(&original).await.unwrap();
+    let first =
+        f.store.instances.save(&Instance { status_reason: Some("first".into()), ..original.clone() }).await.unwrap();
+    assert_eq!(first.revision, original.revision + 1);
+    let stale = f.store.instances.save(&Instance { status_reason: Some("stale".into()), ..original.clone() }).await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    let stored = f.store.instances.get(&tenant, &original.id).await.unwrap().unwrap();
+    assert_eq!(stored.status_reason.as_deref(), Some("first"));
+}

@@ -384,24 +384,32 @@ async fn update_instance(
     caller.require(Role::Admin)?;
     let previous = active_instance(state, caller, raw_id).await?;
     let body = body?;
-    let mut next = previous.clone();
-    if let Some(name) = &body.name {
-        next.name = InstanceName::parse(name)?;
-    }
-    if let Some(url) = &body.url {
-        next.address = parse_url(state, url)?;
-    }
-    if let Some(g) = &body.group {
-        next.group = group(g.as_deref())?;
-    }
+    let name = body.name.as_deref().map(InstanceName::parse).transpose()?;
+    let address = body.url.as_deref().map(|url| parse_url(state, url)).transpose()?;
+    let new_group = body.group.as_ref().map(|g| group(g.as_deref())).transpose()?;
     let credentials = body.credentials.map(CredentialsInput::parse).transpose()?;
     let store = state.store();
     if let Some(credentials) = &credentials {
-        next.credential_kind = Some(credentials.kind());
-        store.credentials.put(caller.tenant_id(), &next.id, credentials).await?;
+        store.credentials.put(caller.tenant_id(), &previous.id, credentials).await?;
     }
+    let apply = |instance: &mut Instance| {
+        if let Some(name) = &name {
+            instance.name = name.clone();
+        }
+        if let Some(address) = &address {
+            instance.address = address.clone();
+        }
+        if let Some(g) = &new_group {
+            instance.group = g.clone();
+        }
+        if let Some(credentials) = &credentials {
+            instance.credential_kind = Some(credentials.kind());
+        }
+    };
+    let mut next = previous.clone();
+    apply(&mut next);
     if next != previous {
-        store.instances.save(&next).await?;
+        next = store.instances.save_or_reapply(&next, apply).await?;
     }
     Ok(next)
 }

@@ -112,6 +112,10 @@ pub struct Instance {
     pub created_at: DateTime<Utc>,
     /// Set by a soft delete; restorable for 30 days, then purged.
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Bumped by every save; a save based on an older revision is refused (optimistic
+    /// concurrency between the poller and API edits).
+    #[serde(default)]
+    pub revision: u64,
 }
 
 impl Instance {
@@ -137,6 +141,7 @@ impl Instance {
             backups_seen: BackupsSeen::default(),
             created_at: now,
             deleted_at: None,
+            revision: 0,
         }
     }
 

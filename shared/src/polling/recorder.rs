@@ -103,7 +103,23 @@ impl Recorder {
             failed_backups = self.record_backups(&mut next, reading).await?;
         }
         if next != *instance {
-            self.store.instances.save(&next).await?;
+            // An API edit or delete may have landed during the poll: keep it, and lay only what
+            // the poll found over it.
+            let found = next.clone();
+            next = self
+                .store
+                .instances
+                .save_or_reapply(&next, |fresh| {
+                    fresh.status = found.status;
+                    fresh.status_reason.clone_from(&found.status_reason);
+                    fresh.version.clone_from(&found.version);
+                    fresh.licence.clone_from(&found.licence);
+                    fresh.trunks.clone_from(&found.trunks);
+                    fresh.backups_seen.newest_at = fresh.backups_seen.newest_at.max(found.backups_seen.newest_at);
+                    fresh.backups_seen.missed_due_at =
+                        fresh.backups_seen.missed_due_at.max(found.backups_seen.missed_due_at);
+                })
+                .await?;
         }
         Ok(InstancePolled {
             tenant_id: tenant.clone(),

@@ -4,7 +4,10 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Listing, StoreError, from_item, keys, to_attrs};
 use crate::domain::{Instance, InstanceId, TenantId};
-use crate::table::{Condition, Cursor, Index, Item, Query, Table, TableError};
+use crate::table::{AttributeValue, Condition, Cursor, Index, Item, Query, Table, TableError};
+
+/// Attempts of a save that meets concurrent changes.
+const SAVE_ATTEMPTS: usize = 3;
 
 /// Monitored 3CX instances.
 #[derive(Debug, Clone)]
@@ -34,11 +37,20 @@ impl Instances {
         }
     }
 
-    /// Replaces a stored instance; not found if it does not exist.
-    pub async fn save(&self, instance: &Instance) -> Result<(), StoreError> {
-        match self.table.put(item(instance)?, Some(Condition::Exists)).await {
-            Err(TableError::ConditionFailed) => Err(StoreError::NotFound),
-            other => Ok(other?),
+    /// Replaces the stored instance if it is still at `instance.revision`, and returns it at
+    /// the next revision. Not found if it does not exist; a conflict if it was saved meanwhile
+    /// (read it again and reapply the change).
+    pub async fn save(&self, instance: &Instance) -> Result<Instance, StoreError> {
+        let next = Instance { revision: instance.revision + 1, ..instance.clone() };
+        let expected =
+            Condition::AttrEquals { name: "revision".into(), value: AttributeValue::N(instance.revision.to_string()) };
+        match self.table.put(item(&next)?, Some(expected)).await {
+            Ok(()) => Ok(next),
+            Err(TableError::ConditionFailed) => match self.get(&instance.tenant_id, &instance.id).await? {
+                Some(_) => Err(StoreError::Conflict("the instance was changed meanwhile")),
+                None => Err(StoreError::NotFound),
+            },
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -72,23 +84,65 @@ impl Instances {
         }
     }
 
-    /// Marks an active instance deleted at `now`, which takes it out of the polling index.
-    /// Not found if it does not exist or is already deleted.
+    /// Reads the instance, applies `change` and saves it; if it was saved meanwhile, starts over
+    /// (up to 3 times). `change` may refuse with an error, which is returned as is.
+    pub async fn update(
+        &self,
+        tenant: &TenantId,
+        id: &InstanceId,
+        change: impl Fn(&mut Instance) -> Result<(), StoreError>,
+    ) -> Result<Instance, StoreError> {
+        for _ in 0..SAVE_ATTEMPTS {
+            let mut instance = self.get(tenant, id).await?.ok_or(StoreError::NotFound)?;
+            change(&mut instance)?;
+            match self.save(&instance).await {
+                Err(StoreError::Conflict(_)) => continue,
+                other => return other,
+            }
+        }
+        Err(StoreError::Conflict("the instance keeps changing"))
+    }
+
+    /// Saves `changed`; if the instance was saved meanwhile, applies `reapply` to the fresh copy
+    /// and saves that instead (up to 3 times).
+    pub async fn save_or_reapply(
+        &self,
+        changed: &Instance,
+        reapply: impl Fn(&mut Instance),
+    ) -> Result<Instance, StoreError> {
+        let mut attempt = changed.clone();
+        for _ in 0..SAVE_ATTEMPTS {
+            match self.save(&attempt).await {
+                Err(StoreError::Conflict(_)) => {
+                    attempt = self.get(&changed.tenant_id, &changed.id).await?.ok_or(StoreError::NotFound)?;
+                    reapply(&mut attempt);
+                }
+                other => return other,
+            }
+        }
+        Err(StoreError::Conflict("the instance keeps changing"))
+    }
+
+    /// Soft-deletes an active instance: it leaves the polling index and can be restored within
+    /// the restore window.
     pub async fn soft_delete(
         &self,
         tenant: &TenantId,
         id: &InstanceId,
         now: DateTime<Utc>,
     ) -> Result<Instance, StoreError> {
-        let mut instance = self.get(tenant, id).await?.filter(Instance::is_active).ok_or(StoreError::NotFound)?;
-        instance.deleted_at = Some(now);
-        self.save(&instance).await?;
-        Ok(instance)
+        self.update(tenant, id, |instance| {
+            if !instance.is_active() {
+                return Err(StoreError::NotFound);
+            }
+            instance.deleted_at = Some(now);
+            Ok(())
+        })
+        .await
     }
 
-    /// Undoes a soft delete made less than `window` before `now`, which puts the instance back
-    /// in the polling index. Not found if it does not exist or was deleted longer ago; a
-    /// conflict if it is not deleted.
+    /// Undoes a soft delete made less than `window` ago; not found after that, a conflict for an
+    /// active instance.
     pub async fn restore(
         &self,
         tenant: &TenantId,
@@ -96,14 +150,15 @@ impl Instances {
         window: Duration,
         now: DateTime<Utc>,
     ) -> Result<Instance, StoreError> {
-        let mut instance = self.get(tenant, id).await?.ok_or(StoreError::NotFound)?;
-        match instance.deleted_at {
-            None => return Err(StoreError::Conflict("instance is not deleted")),
-            Some(at) if now - at >= window => return Err(StoreError::NotFound),
-            Some(_) => instance.deleted_at = None,
-        }
-        self.save(&instance).await?;
-        Ok(instance)
+        self.update(tenant, id, |instance| match instance.deleted_at {
+            None => Err(StoreError::Conflict("instance is not deleted")),
+            Some(at) if now - at >= window => Err(StoreError::NotFound),
+            Some(_) => {
+                instance.deleted_at = None;
+                Ok(())
+            }
+        })
+        .await
     }
 
     /// Active instances of every tenant in one shard of the polling index (see
