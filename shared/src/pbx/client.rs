@@ -13,6 +13,11 @@ use super::wire;
 use super::{BackupFile, BackupSchedule, PbxReading, PollFailure, PollReport};
 use crate::domain::{InstanceId, LicenceInfo, PbxAddress, PbxCredentials, PbxVersion, Scheme, TrunkState};
 
+/// How long an idle connection to a 3CX is kept: long enough for the reads of one poll and a
+/// retry, not until the next minute, so a process polling thousands of 3CX systems does not hold
+/// a socket and its buffers for each of them.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// Limits and trust settings of the 3CX client.
 #[derive(Clone, Debug)]
 pub struct PbxClientConfig {
@@ -111,7 +116,7 @@ impl PbxClient {
             .no_proxy()
             .connect_timeout(config.connect_timeout)
             .timeout(config.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_idle_timeout(KEEP_ALIVE)
             .pool_max_idle_per_host(1)
             .user_agent(concat!("Sikurd/", env!("CARGO_PKG_VERSION"), " (3CX monitoring)"))
             .dns_resolver(resolver(config.policy));

@@ -21,6 +21,9 @@ use super::{
 };
 use crate::clock::Clock;
 
+/// The page cache: enough for the hot items of a large fleet, and a bounded footprint.
+pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
 const GSI1: TableDefinition<&[u8], &[u8]> = TableDefinition::new("gsi1");
 const EXPIRY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("expiry");
@@ -234,9 +237,9 @@ impl Tables<'_> {
 }
 
 impl EmbeddedTable {
-    /// Opens (or creates) the table file.
+    /// Opens (or creates) the table file, with a page cache of at most [`CACHE_BYTES`].
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, TableError> {
-        let db = Database::create(path).map_err(store_err)?;
+        let db = redb::Builder::new().set_cache_size(CACHE_BYTES).create(path).map_err(store_err)?;
         let txn = db.begin_write().map_err(store_err)?;
         drop(Tables::open(&txn)?);
         txn.commit().map_err(store_err)?;

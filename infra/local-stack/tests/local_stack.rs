@@ -1,0 +1,200 @@
+//! The `sikurd-local` binary, run as a user would: the demo fleet polled and printed, the
+//! fleet read back, a real 3CX registered without its secret on the command line, and the API
+//! served over HTTP.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_sikurd-local");
+
+fn sikurd_local(data_dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(BINARY);
+    command.arg("--data-dir").arg(data_dir).args(args).env("SIKURD_BCRYPT_COST", "4").env_remove("RUST_BACKTRACE");
+    command
+}
+
+fn output(data_dir: &Path, args: &[&str]) -> Output {
+    sikurd_local(data_dir, args).stdin(Stdio::null()).output().unwrap()
+}
+
+/// A running `sikurd-local run`, killed on drop.
+struct Running {
+    child: Child,
+    api: String,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    fn start(data_dir: &Path, args: &[&str]) -> Self {
+        let mut child = sikurd_local(data_dir, &[&["run", "--listen", "127.0.0.1:0"], args].concat())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut running = Self { child, api: String::new(), lines };
+        let line = running.wait_for("API on http://");
+        running.api = line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
+        running
+    }
+
+    /// Lines printed until one contains `needle` (which is returned).
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("sikurd-local never printed {needle:?}");
+    }
+
+    fn collect_until(&mut self, needle: &str, count: usize) -> Vec<String> {
+        let mut out = vec![self.wait_for(needle)];
+        while out.len() <= count {
+            match self.lines.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => out.push(line),
+                Err(_) => break,
+            }
+        }
+        out
+    }
+}
+
+#[test]
+fn the_demo_polls_a_simulated_fleet_and_prints_each_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut running = Running::start(dir.path(), &["--demo"]);
+    let cycle = running.collect_until("polled 14/14 instances", 14);
+    let text = cycle.join("\n");
+    for expected in [
+        "clinic-south",
+        "trunks offline: Primary SIP",
+        "garage",
+        "login failing",
+        "old-office",
+        "unsupported",
+        "offline-site",
+        "unreachable",
+        "lawfirm-dr",
+        "services not running: 3CXQueueManager01",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+    drop(running);
+
+    let fleet = output(dir.path(), &["fleet"]);
+    assert!(fleet.status.success(), "{}", String::from_utf8_lossy(&fleet.stderr));
+    let fleet = String::from_utf8_lossy(&fleet.stdout);
+    assert!(fleet.starts_with("14 active instances"), "{fleet}");
+    assert!(fleet.contains("hotel-annex") && fleet.contains("disk nearly full"), "{fleet}");
+}
+
+#[test]
+fn register_takes_the_secret_from_stdin_and_stores_it_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "Sup3r-Secret-Canary-7731";
+    let mut child = sikurd_local(
+        dir.path(),
+        &[
+            "register",
+            "--name",
+            "Head office",
+            "--url",
+            "https://pbx.example.com:5001",
+            "--username",
+            "100",
+            "--secret-stdin",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{secret}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("registered Head office"));
+
+    let table = std::fs::read(dir.path().join("table.redb")).unwrap();
+    assert!(!table.windows(secret.len()).any(|w| w == secret.as_bytes()), "the secret is readable in the table file");
+    let key_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(dir.path().join("master.key")).unwrap().permissions(),
+    );
+    assert_eq!(key_mode & 0o777, 0o600);
+
+    let fleet = String::from_utf8_lossy(&output(dir.path(), &["fleet"]).stdout).into_owned();
+    assert!(fleet.contains("Head office") && fleet.contains("never"), "{fleet}");
+}
+
+#[test]
+fn bad_arguments_get_a_clear_error_and_no_secret_is_accepted_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad_url = output(dir.path(), &["register", "--name", "x", "--url", "ftp://pbx.example.com", "--username", "1"]);
+    assert_eq!(bad_url.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad_url.stderr);
+    assert!(stderr.contains("invalid url") && !stderr.contains("panicked"), "{stderr}");
+
+    let on_argv = output(
+        dir.path(),
+        &["register", "--name", "x", "--url", "https://p.example.com", "--username", "1", "--password", "pw"],
+    );
+    assert_eq!(on_argv.status.code(), Some(2), "clap refuses an unknown --password flag");
+
+    let empty = output(dir.path(), &["register", "--name", "x", "--url", "https://p.example.com", "--username", "1"]);
+    assert!(String::from_utf8_lossy(&empty.stderr).contains("the secret is empty"));
+}
+
+#[test]
+fn the_api_is_served_over_http_with_the_demo_login() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(dir.path(), &["--demo"]);
+    let login = std::fs::read_to_string(dir.path().join("demo-login.txt")).unwrap();
+    let mut lines = login.lines();
+    let (email, password) = (lines.next().unwrap(), lines.next().unwrap());
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let health = http.get(format!("{}/healthz", running.api)).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        let body = serde_json::json!({ "email": email, "password": password }).to_string();
+        let login = http
+            .post(format!("{}/api/v1/auth/login", running.api))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(login.status(), 200);
+        let cookie = login.headers().get("set-cookie").unwrap().to_str().unwrap().split(';').next().unwrap().to_owned();
+        let instances =
+            http.get(format!("{}/api/v1/instances", running.api)).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(instances.status(), 200);
+        let list: serde_json::Value = serde_json::from_str(&instances.text().await.unwrap()).unwrap();
+        let text = list.to_string();
+        assert!(text.contains("clinic-south") && !text.contains("pw-clinic-south"), "{text}");
+        let anonymous = http.get(format!("{}/api/v1/instances", running.api)).send().await.unwrap();
+        assert_eq!(anonymous.status(), 401);
+    });
+}
