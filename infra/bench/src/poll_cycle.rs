@@ -16,7 +16,7 @@ use sikurd::polling::{POLL_INTERVAL, Poller, Recorder, Scheduler};
 use sikurd::store::Store;
 use sikurd::table::{CountingTable, EmbeddedTable, Table};
 
-use crate::process::{cpu_time, peak_rss_mib};
+use crate::process::{cpu_time, peak_rss_mib, rss_mib};
 
 #[derive(Args, Debug)]
 pub struct Options {
@@ -35,6 +35,10 @@ pub struct Options {
     /// Poll cycles to run; the first includes every login, later ones reuse tokens.
     #[arg(long, default_value_t = 3)]
     cycles: u32,
+    /// Seconds between the end of one cycle and the start of the next (production polls every
+    /// 60 s; a gap longer than the client's 15 s keep-alive behaves the same).
+    #[arg(long, default_value_t = 20)]
+    gap_secs: u64,
     /// Polls in flight at once in this process.
     #[arg(long, default_value_t = 1000)]
     in_flight: usize,
@@ -162,18 +166,19 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         let polls = tick.instances.max(1) as f64;
         let counts = counting.counts();
         println!(
-            "{:>5} {:>9.2} {:>9.0} {:>12.3} {:>13.3} {:>14.1} {:>7}",
+            "{:>5} {:>9.2} {:>9.0} {:>12.3} {:>13.3} {:>14.1} {:>9.1} {:>7}",
             cycle,
             wall.as_secs_f64(),
             polls / wall.as_secs_f64(),
             cpu.as_secs_f64() * 1000.0 / polls,
             counts.items_written as f64 / polls,
             peak_rss_mib(),
+            rss_mib(),
             client.logins() - logins_before
         );
         clock.advance(POLL_INTERVAL);
-        if wall < Duration::from_secs(1) {
-            tokio::time::sleep(Duration::from_millis(100)).await;
+        if cycle < o.cycles {
+            tokio::time::sleep(Duration::from_secs(o.gap_secs)).await;
         }
     }
     let dead = bus.dead_letters().len();

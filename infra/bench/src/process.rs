@@ -19,12 +19,21 @@ fn clock_ticks_per_second() -> u64 {
     100
 }
 
-/// Peak resident set size in MiB (VmHWM).
-pub fn peak_rss_mib() -> f64 {
+fn status_mib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Peak resident set size in MiB (VmHWM).
+pub fn peak_rss_mib() -> f64 {
+    status_mib("VmHWM:")
+}
+
+/// Current resident set size in MiB (VmRSS).
+pub fn rss_mib() -> f64 {
+    status_mib("VmRSS:")
 }

@@ -3,8 +3,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use futures_util::stream;
-use tokio::sync::Semaphore;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{InstancePolled, PollBatch, PollTarget, Recorder};
 use crate::domain::{InstanceStatus, PbxCredentials};
@@ -57,11 +57,26 @@ impl Poller {
     /// Polls and records every instance of the batch, then publishes one `InstancePolled`
     /// event per instance. One failing instance never fails the others.
     pub async fn poll_batch(&self, batch: &PollBatch) -> BatchReport {
-        let results: Vec<Result<Option<InstancePolled>, StoreError>> = stream::iter(batch.targets.clone())
-            .map(|target| async move { self.poll_one(batch, &target).await })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
+        // A poll's future is only made once it holds an in-flight permit, so a process with many
+        // batches waiting holds one small future per batch, not a large one per instance.
+        let mut results: Vec<Result<Option<InstancePolled>, StoreError>> = Vec::with_capacity(batch.targets.len());
+        let mut pending = FuturesUnordered::new();
+        let mut targets = batch.targets.iter().peekable();
+        loop {
+            tokio::select! {
+                Some(result) = pending.next(), if !pending.is_empty() => results.push(result),
+                permit = self.permit(), if targets.peek().is_some() && pending.len() < self.concurrency => {
+                    if let Some(target) = targets.next() {
+                        pending.push(async move {
+                            let result = self.poll_one(batch, target).await;
+                            drop(permit);
+                            result
+                        });
+                    }
+                }
+                else => break,
+            }
+        }
         let mut report = BatchReport::default();
         for result in results {
             match result {
@@ -99,11 +114,14 @@ impl Poller {
         Ok(polled)
     }
 
-    async fn poll_one(&self, batch: &PollBatch, target: &PollTarget) -> Result<Option<InstancePolled>, StoreError> {
-        let _permit = match &self.in_flight {
-            Some(limit) => limit.clone().acquire_owned().await.ok(),
+    async fn permit(&self) -> Option<OwnedSemaphorePermit> {
+        match &self.in_flight {
+            Some(limit) => Arc::clone(limit).acquire_owned().await.ok(),
             None => None,
-        };
+        }
+    }
+
+    async fn poll_one(&self, batch: &PollBatch, target: &PollTarget) -> Result<Option<InstancePolled>, StoreError> {
         let result = self.poll_and_record(batch, target).await;
         if let Err(e) = &result {
             tracing::error!(tenant = %target.tenant_id, instance = %target.instance_id, error = %e, "recording a poll failed");
