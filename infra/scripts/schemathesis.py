@@ -69,7 +69,7 @@ def main() -> int:
                 "--exclude-path", "/api/v1/auth/logout",
                 "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
                 "response_headers_conformance,response_schema_conformance",
-                "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "30"),
+                "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "20"),
                 "--seed", "20261129",
                 "--request-timeout", "30",
             ]

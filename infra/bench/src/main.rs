@@ -4,8 +4,10 @@
 //! that its CPU and memory are not counted) through the real scheduler, in-process bus, poller,
 //! 3CX client, recorder and embedded store.
 
+mod api_list;
 mod poll_cycle;
 mod process;
+mod store_writes;
 
 use clap::{Parser, Subcommand};
 
@@ -21,11 +23,18 @@ enum Command {
     /// Poll cycles over a simulated fleet: wall time, polls/s, CPU ms per poll, peak RSS,
     /// store writes per poll.
     PollCycle(poll_cycle::Options),
+    /// `GET /api/v1/instances` under concurrent load on loopback against a running local stack:
+    /// throughput, p50/p99 latency, server RSS.
+    ApiList(api_list::Options),
+    /// Metric rows written one poll at a time into the embedded table: rows/s and memory.
+    StoreWrites(store_writes::Options),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::PollCycle(options) => poll_cycle::run(options).await,
+        Command::ApiList(options) => api_list::run(options).await,
+        Command::StoreWrites(options) => store_writes::run(options).await,
     }
 }

@@ -136,7 +136,9 @@ fn routes() -> OpenApiRouter<ApiState> {
 
 /// The OpenAPI document of every route of [`router`].
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    routes().into_openapi()
+    let mut document = routes().into_openapi();
+    openapi::document_transport_errors(&mut document);
+    document
 }
 
 async fn not_found() -> Response {

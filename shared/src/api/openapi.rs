@@ -7,6 +7,7 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::auth::SESSION_COOKIE;
@@ -39,6 +40,29 @@ impl Modify for SessionSecurity {
                 "The session's csrf_token; required on POST, PATCH, PUT and DELETE",
             ))),
         );
+    }
+}
+
+/// Adds the answers any operation may give before its handler runs, in the error shape:
+/// 400 (a query or body that cannot be read), and for operations with a body 413 (over the size
+/// limit) and 415 (not `application/json`).
+pub fn document_transport_errors(document: &mut Document) {
+    let error = |description: &str| {
+        let content = ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build();
+        RefOr::T(ResponseBuilder::new().description(description).content("application/json", content).build())
+    };
+    for item in document.paths.paths.values_mut() {
+        let operations =
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete, &mut item.head];
+        for operation in operations.into_iter().flatten() {
+            let has_body = operation.request_body.is_some();
+            let responses = &mut operation.responses.responses;
+            responses.entry("400".into()).or_insert_with(|| error("The request could not be read"));
+            if has_body {
+                responses.entry("413".into()).or_insert_with(|| error("The body is larger than the limit"));
+                responses.entry("415".into()).or_insert_with(|| error("The body is not application/json"));
+            }
+        }
     }
 }
 
