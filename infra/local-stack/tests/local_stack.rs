@@ -2,6 +2,8 @@
 //! fleet read back, a real 3CX registered without its secret on the command line, and the API
 //! served over HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed unwrap is how a test fails
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
