@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
 
 use super::{
     Attributes, BatchWrite, Condition, Cursor, Index, Item, Key, Order, Page, Query, SortKeyRange, Table, TableError,
@@ -33,7 +34,13 @@ const EXPIRY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("expiry");
 pub struct EmbeddedTable {
     db: Arc<Database>,
     clock: Arc<dyn Clock>,
+    /// Bounds the blocking threads working on the file: redb has one writer at a time, and
+    /// hundreds of concurrent polls must not each park a thread (and its memory) on it.
+    gate: Arc<Semaphore>,
 }
+
+/// Store operations running at once on blocking threads.
+const CONCURRENT_OPERATIONS: usize = 8;
 
 impl std::fmt::Debug for EmbeddedTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -243,13 +250,14 @@ impl EmbeddedTable {
         let txn = db.begin_write().map_err(store_err)?;
         drop(Tables::open(&txn)?);
         txn.commit().map_err(store_err)?;
-        Ok(Self { db: Arc::new(db), clock })
+        Ok(Self { db: Arc::new(db), clock, gate: Arc::new(Semaphore::new(CONCURRENT_OPERATIONS)) })
     }
 
     async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Database, DateTime<Utc>) -> Result<T, TableError> + Send + 'static,
     ) -> Result<T, TableError> {
+        let _permit = self.gate.acquire().await.map_err(TableError::unavailable)?;
         let db = Arc::clone(&self.db);
         let now = self.clock.now();
         tokio::task::spawn_blocking(move || f(&db, now)).await.map_err(TableError::unavailable)?
