@@ -200,3 +200,128 @@ fn the_api_is_served_over_http_with_the_demo_login() {
         assert_eq!(anonymous.status(), 401);
     });
 }
+
+/// One HTTP exchange with the running stack: status and body.
+async fn call(
+    http: &reqwest::Client,
+    method: &str,
+    url: &str,
+    cookie: Option<&str>,
+    csrf: Option<&str>,
+    body: Option<serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let mut request = http.request(method.parse().unwrap(), url);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    if let Some(csrf) = csrf {
+        request = request.header("x-csrf-token", csrf);
+    }
+    if let Some(body) = body {
+        request = request.header("content-type", "application/json").body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
+}
+
+/// Signs in (or up) and returns the session cookie and CSRF token.
+async fn session(http: &reqwest::Client, api: &str, path: &str, body: serde_json::Value) -> (String, String) {
+    let response = http
+        .post(format!("{api}{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{path}: {}", response.status());
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let json: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    (cookie, json["csrf_token"].as_str().unwrap().to_owned())
+}
+
+#[test]
+fn over_http_every_operation_refuses_strangers_csrf_less_writes_viewers_and_other_tenants() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(dir.path(), &[]);
+    let api = running.api.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let http = reqwest::Client::new();
+        let (_, document) = call(&http, "GET", &format!("{api}/api/v1/openapi.json"), None, None, None).await;
+        let password = "a long enough password";
+        let signup = |tenant: &str, email: &str| {
+            serde_json::json!({ "tenant_name": tenant, "name": "Owner", "email": email, "password": password })
+        };
+        let (owner_a, csrf_a) = session(&http, &api, "/api/v1/signup", signup("Tenant A", "owner@a.example")).await;
+        let (owner_b, csrf_b) = session(&http, &api, "/api/v1/signup", signup("Tenant B", "owner@b.example")).await;
+        let instance = serde_json::json!({
+            "name": "A's PBX", "url": "https://pbx.a.example:5001",
+            "credentials": { "kind": "admin", "username": "100", "password": "pbx-password" }
+        });
+        let (status, created) =
+            call(&http, "POST", &format!("{api}/api/v1/instances"), Some(&owner_a), Some(&csrf_a), Some(instance)).await;
+        assert_eq!(status, 201, "{created}");
+        let instance_a = created["id"].as_str().unwrap().to_owned();
+        let viewer = serde_json::json!({ "name": "Vi", "email": "viewer@a.example", "role": "viewer", "password": password });
+        let (status, created) =
+            call(&http, "POST", &format!("{api}/api/v1/users"), Some(&owner_a), Some(&csrf_a), Some(viewer)).await;
+        assert_eq!(status, 201, "{created}");
+        assert!(created["id"].is_string());
+        let (_, me) = call(&http, "GET", &format!("{api}/api/v1/me"), Some(&owner_a), None, None).await;
+        let user_a = me["user"]["id"].as_str().unwrap().to_owned();
+        let (viewer_a, viewer_csrf) = session(
+            &http,
+            &api,
+            "/api/v1/auth/login",
+            serde_json::json!({ "email": "viewer@a.example", "password": password }),
+        )
+        .await;
+
+        let paths = document["paths"].as_object().unwrap();
+        let mut checked = 0;
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().unwrap() {
+                let method = method.to_uppercase();
+                let public = operation["security"].as_array().is_some_and(|s| s.iter().any(|r| r.as_object().is_some_and(|o| o.is_empty())));
+                let url = format!("{api}{}", path.replace("{id}", if path.contains("/users/") { &user_a } else { &instance_a }));
+                let unsafe_method = method != "GET";
+                let body = unsafe_method.then(|| serde_json::json!({}));
+                if public || path.ends_with("/auth/logout") {
+                    continue;
+                }
+                checked += 1;
+                let (status, answer) = call(&http, &method, &url, None, None, body.clone()).await;
+                assert_eq!(status, 401, "{method} {path} without a session: {answer}");
+                assert!(answer["error"]["code"].is_string(), "{method} {path}: not the error shape: {answer}");
+                if unsafe_method {
+                    let (status, _) = call(&http, &method, &url, Some(&owner_a), None, body.clone()).await;
+                    assert_eq!(status, 403, "{method} {path} without X-CSRF-Token");
+                    let (status, _) = call(&http, &method, &url, Some(&owner_a), Some(&csrf_b), body.clone()).await;
+                    assert_eq!(status, 403, "{method} {path} with another session's CSRF token");
+                }
+                if path.contains("{id}") {
+                    let (status, answer) = call(&http, &method, &url, Some(&owner_b), Some(&csrf_b), body.clone()).await;
+                    assert_eq!(status, 404, "{method} {path}: tenant B's owner on tenant A's object: {answer}");
+                    assert!(!answer.to_string().contains("A's PBX") && !answer.to_string().contains("viewer@a.example"));
+                }
+                if unsafe_method {
+                    let (status, answer) = call(&http, &method, &url, Some(&viewer_a), Some(&viewer_csrf), body.clone()).await;
+                    assert!(
+                        matches!(status, 400 | 403 | 404 | 422),
+                        "{method} {path}: a viewer got {status}: {answer}"
+                    );
+                }
+            }
+        }
+        assert!(checked >= 15, "only {checked} operations were checked");
+        let (status, _) = call(&http, "GET", &format!("{api}/api/v1/audit"), Some(&viewer_a), None, None).await;
+        assert_eq!(status, 403, "viewers do not read the audit log");
+        let (status, _) =
+            call(&http, "POST", &format!("{api}/api/v1/auth/logout"), Some(&viewer_a), Some(&viewer_csrf), None).await;
+        assert!(matches!(status, 200 | 204));
+        let (status, _) = call(&http, "GET", &format!("{api}/api/v1/me"), Some(&viewer_a), None, None).await;
+        assert_eq!(status, 401, "a logged-out session is refused");
+    });
+}
