@@ -628,6 +628,30 @@ mod instances {
     }
 
     #[tokio::test]
+    async fn the_fleet_list_shows_every_write_at_once_even_from_the_poller() {
+        let api = ApiFixture::new();
+        let owner = api.sign_up("Acme", "ana@acme.example").await;
+        let first = api.add_instance(&owner, "first", None).await;
+        let statuses = |res: &Res| -> Vec<String> {
+            res.json["items"].as_array().unwrap().iter().map(|i| i["status"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(statuses(&api.send(owner.get("/api/v1/instances")).await), ["never_polled"]);
+
+        // A write that does not go through the API (the poller's) is seen by the next list.
+        let tenant = tenant_of(&owner);
+        let mut stored = api.store().instances.get(&tenant, &instance_id(&first)).await.unwrap().unwrap();
+        stored.status = InstanceStatus::LoginFailing;
+        api.store().instances.save(&stored).await.unwrap();
+        assert_eq!(statuses(&api.send(owner.get("/api/v1/instances")).await), ["login_failing"]);
+
+        api.add_instance(&owner, "second", None).await;
+        assert_eq!(api.send(owner.get("/api/v1/instances")).await.json["items"].as_array().unwrap().len(), 2);
+        let deleted = api.send(owner.delete(&format!("/api/v1/instances/{first}"))).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        assert_eq!(statuses(&api.send(owner.get("/api/v1/instances")).await), ["never_polled"]);
+    }
+
+    #[tokio::test]
     async fn the_fleet_list_filters_searches_sorts_and_pages() {
         let api = ApiFixture::new();
         let owner = api.sign_up("Acme", "ana@acme.example").await;

@@ -303,12 +303,9 @@ pub async fn list(
     let deleted = params.deleted.unwrap_or(false);
     let group = params.group.map(|g| g.trim().to_lowercase());
     let q = params.q.map(|q| q.trim().to_lowercase()).filter(|q| !q.is_empty());
-    let mut fleet: Vec<Instance> = state
-        .store()
-        .instances
-        .list_all(caller.tenant_id())
-        .await?
-        .into_iter()
+    let all = state.fleet(caller.tenant_id()).await?;
+    let mut fleet: Vec<&Instance> = all
+        .iter()
         .filter(|i| if deleted { !i.is_active() && i.is_restorable_or_active(now) } else { i.is_active() })
         .filter(|i| group.as_ref().is_none_or(|g| i.group.as_ref().is_some_and(|ig| ig.as_str().to_lowercase() == *g)))
         .filter(|i| params.status.is_none_or(|s| i.status == s))
@@ -319,12 +316,15 @@ pub async fn list(
         })
         .filter(|i| after.as_ref().is_none_or(|a| sort_key(i) > *a))
         .collect();
-    fleet.sort_by_key(sort_key);
+    fleet.sort_by_cached_key(|i| sort_key(i));
     let more = fleet.len() > limit;
     fleet.truncate(limit);
     let next_cursor = if more { fleet.last().map(|i| encode_fleet_cursor(sort_key(i))) } else { None };
-    let items =
-        stream::iter(fleet).map(|i| view_with_snapshot(&state, i)).buffered(SNAPSHOT_READS).try_collect().await?;
+    let items = stream::iter(fleet.into_iter().cloned())
+        .map(|i| view_with_snapshot(&state, i))
+        .buffered(SNAPSHOT_READS)
+        .try_collect()
+        .await?;
     Ok(Json(InstancePage { items, next_cursor }))
 }
 

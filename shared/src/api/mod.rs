@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod users;
 pub mod views;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -35,6 +36,7 @@ use utoipa_axum::routes;
 
 use crate::clock::Clock;
 use crate::config::ApiConfig;
+use crate::domain::{Instance, TenantId};
 use crate::polling::{InstancePolled, PollTarget, Poller};
 use crate::store::{Store, StoreError};
 
@@ -75,11 +77,40 @@ struct Inner {
     poller: Arc<dyn PollNow>,
     /// A bcrypt hash of nothing at the configured cost, for logins of unknown addresses.
     dummy_hash: OnceCell<String>,
+    /// Each tenant's instances as last read, with the fleet revision they were read at.
+    fleets: std::sync::Mutex<HashMap<TenantId, (String, Arc<Vec<Instance>>)>>,
 }
+
+/// Tenants whose fleet is kept in memory; beyond that the copies are dropped and read again.
+const CACHED_FLEETS: usize = 1000;
 
 impl ApiState {
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: ApiConfig, poller: Arc<dyn PollNow>) -> Self {
-        Self(Arc::new(Inner { store, clock, config, poller, dummy_hash: OnceCell::new() }))
+        Self(Arc::new(Inner { store, clock, config, poller, dummy_hash: OnceCell::new(), fleets: Default::default() }))
+    }
+
+    /// All of the tenant's instances. A copy read earlier is reused while the tenant's fleet
+    /// revision has not moved, so a fleet view costs one read instead of one per instance.
+    pub async fn fleet(&self, tenant: &TenantId) -> Result<Arc<Vec<Instance>>, StoreError> {
+        let instances = &self.0.store.instances;
+        // The revision is read before the instances: a write between the two makes the copy newer
+        // than its revision, never older, and the next request reads again.
+        let Some(revision) = instances.fleet_revision(tenant).await? else {
+            return Ok(Arc::new(Vec::new()));
+        };
+        let fleets = || self.0.fleets.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((at, fleet)) = fleets().get(tenant)
+            && *at == revision
+        {
+            return Ok(Arc::clone(fleet));
+        }
+        let fleet = Arc::new(instances.list_all(tenant).await?);
+        let mut cached = fleets();
+        if cached.len() >= CACHED_FLEETS {
+            cached.clear();
+        }
+        cached.insert(tenant.clone(), (revision, Arc::clone(&fleet)));
+        Ok(fleet)
     }
 
     pub fn store(&self) -> &Store {

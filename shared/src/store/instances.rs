@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Listing, StoreError, from_item, keys, to_attrs};
 use crate::domain::{Instance, InstanceId, TenantId};
-use crate::table::{AttributeValue, Condition, Cursor, Index, Item, Query, Table, TableError};
+use crate::table::{AttributeValue, Condition, Cursor, Index, Item, Query, Table, TableError, TransactWrite};
 
 /// Attempts of a save that meets concurrent changes.
 const SAVE_ATTEMPTS: usize = 3;
@@ -25,16 +25,36 @@ fn item(instance: &Instance) -> Result<Item, StoreError> {
     })
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
+struct FleetRevision {
+    tag: String,
+}
+
+/// The write that moves the tenant's fleet revision on, made with every instance write.
+fn revision_bump(tenant: &TenantId) -> Result<TransactWrite, StoreError> {
+    let revision = FleetRevision { tag: ulid::Ulid::new().to_string() };
+    Ok(TransactWrite::Put { item: Item::new(keys::fleet_revision(tenant), to_attrs(&revision)?), condition: None })
+}
+
 impl Instances {
     pub fn new(table: Arc<dyn Table>) -> Self {
         Self { table }
     }
 
     pub async fn create(&self, instance: &Instance) -> Result<(), StoreError> {
-        match self.table.put(item(instance)?, Some(Condition::NotExists)).await {
-            Err(TableError::ConditionFailed) => Err(StoreError::Conflict("instance already exists")),
+        let write = TransactWrite::Put { item: item(instance)?, condition: Some(Condition::NotExists) };
+        match self.table.transact(vec![write, revision_bump(&instance.tenant_id)?]).await {
+            Err(TableError::TransactionCancelled { .. }) => Err(StoreError::Conflict("instance already exists")),
             other => Ok(other?),
         }
+    }
+
+    /// The tenant's fleet revision: a new value after every write of any of its instances
+    /// (`None` before the first).
+    pub async fn fleet_revision(&self, tenant: &TenantId) -> Result<Option<String>, StoreError> {
+        let Some(item) = self.table.get(&keys::fleet_revision(tenant)).await? else { return Ok(None) };
+        let revision: FleetRevision = from_item(item)?;
+        Ok(Some(revision.tag))
     }
 
     /// Replaces the stored instance if it is still at `instance.revision`, and returns it at
@@ -44,9 +64,10 @@ impl Instances {
         let next = Instance { revision: instance.revision + 1, ..instance.clone() };
         let expected =
             Condition::AttrEquals { name: "revision".into(), value: AttributeValue::N(instance.revision.to_string()) };
-        match self.table.put(item(&next)?, Some(expected)).await {
+        let write = TransactWrite::Put { item: item(&next)?, condition: Some(expected) };
+        match self.table.transact(vec![write, revision_bump(&instance.tenant_id)?]).await {
             Ok(()) => Ok(next),
-            Err(TableError::ConditionFailed) => match self.get(&instance.tenant_id, &instance.id).await? {
+            Err(TableError::TransactionCancelled { .. }) => match self.get(&instance.tenant_id, &instance.id).await? {
                 Some(_) => Err(StoreError::Conflict("the instance was changed meanwhile")),
                 None => Err(StoreError::NotFound),
             },

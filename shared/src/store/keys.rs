@@ -91,6 +91,12 @@ pub fn poll_entry_across_tenants(tenant: &TenantId, instance: &InstanceId) -> Ke
     Key::new(poll_partition_across_tenants(poll_shard(instance)), format!("{tenant}#{instance}"))
 }
 
+/// Changes whenever any instance of the tenant is written, so readers can tell whether a copy
+/// of the fleet they hold is still current.
+pub fn fleet_revision(tenant: &TenantId) -> Key {
+    Key::new(tenant_partition(tenant), "FLEET_REVISION")
+}
+
 pub fn credential(tenant: &TenantId, instance: &InstanceId) -> Key {
     Key::new(tenant_partition(tenant), format!("CREDENTIAL#{instance}"))
 }
