@@ -77,9 +77,11 @@ struct Inner {
     poller: Arc<dyn PollNow>,
     /// A bcrypt hash of nothing at the configured cost, for logins of unknown addresses.
     dummy_hash: OnceCell<String>,
-    /// Each tenant's instances as last read, with the fleet revision they were read at.
-    fleets: std::sync::Mutex<HashMap<TenantId, (String, Arc<Vec<Instance>>)>>,
+    fleets: std::sync::Mutex<FleetCopies>,
 }
+
+/// Each tenant's instances as last read, with the fleet revision they were read at.
+type FleetCopies = HashMap<TenantId, (String, Arc<Vec<Instance>>)>;
 
 /// Tenants whose fleet is kept in memory; beyond that the copies are dropped and read again.
 const CACHED_FLEETS: usize = 1000;
