@@ -652,6 +652,26 @@ mod instances {
     }
 
     #[tokio::test]
+    async fn the_fleet_list_shows_each_new_poll_slot_s_snapshot() {
+        let api = ApiFixture::new();
+        let owner = api.sign_up("Acme", "ana@acme.example").await;
+        let id = api.add_instance(&owner, "pbx", None).await;
+        let tenant = tenant_of(&owner);
+        let calls = |res: &Res| res.json["items"][0]["last_snapshot"]["calls_active"].clone();
+        for (minute, active) in [(0, 3), (1, 5), (2, 8)] {
+            if minute > 0 {
+                api.clock().advance(Duration::minutes(1));
+            }
+            let at = sikurd::polling::slot_of(api.clock().now());
+            let mut snap = MetricSnapshot::failed(at, PollOutcome::Ok, 40);
+            snap.calls_active = Some(active);
+            api.store().metrics.record(&tenant, &instance_id(&id), &snap).await.unwrap();
+            assert_eq!(calls(&api.send(owner.get("/api/v1/instances")).await), active);
+            assert_eq!(calls(&api.send(owner.get("/api/v1/instances")).await), active, "read again from memory");
+        }
+    }
+
+    #[tokio::test]
     async fn the_fleet_list_filters_searches_sorts_and_pages() {
         let api = ApiFixture::new();
         let owner = api.sign_up("Acme", "ana@acme.example").await;

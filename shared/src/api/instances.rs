@@ -133,7 +133,7 @@ fn view(instance: Instance, last: Option<MetricSnapshot>) -> InstanceView {
 }
 
 async fn view_with_snapshot(state: &ApiState, instance: Instance) -> Result<InstanceView, ApiError> {
-    let last = state.store().metrics.latest(&instance.tenant_id, &instance.id).await?;
+    let last = state.latest_snapshot(&instance.tenant_id, &instance.id).await?;
     Ok(view(instance, last))
 }
 

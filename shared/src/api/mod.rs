@@ -36,7 +36,7 @@ use utoipa_axum::routes;
 
 use crate::clock::Clock;
 use crate::config::ApiConfig;
-use crate::domain::{Instance, TenantId};
+use crate::domain::{Instance, InstanceId, MetricSnapshot, TenantId};
 use crate::polling::{InstancePolled, PollTarget, Poller};
 use crate::store::{Store, StoreError};
 
@@ -78,7 +78,15 @@ struct Inner {
     /// A bcrypt hash of nothing at the configured cost, for logins of unknown addresses.
     dummy_hash: OnceCell<String>,
     fleets: std::sync::Mutex<FleetCopies>,
+    latest: std::sync::Mutex<LatestSnapshots>,
 }
+
+/// Each instance's latest snapshot, kept once it is the current poll slot's: no newer one can be
+/// written before the next slot begins.
+type LatestSnapshots = HashMap<(TenantId, InstanceId), MetricSnapshot>;
+
+/// Snapshots kept in memory; beyond that the copies are dropped and read again.
+const CACHED_SNAPSHOTS: usize = 100_000;
 
 /// Each tenant's instances as last read, with the fleet revision they were read at.
 type FleetCopies = HashMap<TenantId, (String, Arc<Vec<Instance>>)>;
@@ -88,7 +96,39 @@ const CACHED_FLEETS: usize = 1000;
 
 impl ApiState {
     pub fn new(store: Store, clock: Arc<dyn Clock>, config: ApiConfig, poller: Arc<dyn PollNow>) -> Self {
-        Self(Arc::new(Inner { store, clock, config, poller, dummy_hash: OnceCell::new(), fleets: Default::default() }))
+        Self(Arc::new(Inner {
+            store,
+            clock,
+            config,
+            poller,
+            dummy_hash: OnceCell::new(),
+            fleets: Default::default(),
+            latest: Default::default(),
+        }))
+    }
+
+    /// The instance's latest metric snapshot. One from the current poll slot is served from
+    /// memory; anything older is read again, since this slot's may have been written since.
+    pub async fn latest_snapshot(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceId,
+    ) -> Result<Option<MetricSnapshot>, StoreError> {
+        let key = (tenant.clone(), instance.clone());
+        let slot = crate::polling::slot_of(self.now());
+        let latest = || self.0.latest.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(snapshot) = latest().get(&key).filter(|s| s.at >= slot) {
+            return Ok(Some(snapshot.clone()));
+        }
+        let found = self.0.store.metrics.latest(tenant, instance).await?;
+        if let Some(snapshot) = found.as_ref().filter(|s| s.at >= slot) {
+            let mut cached = latest();
+            if cached.len() >= CACHED_SNAPSHOTS {
+                cached.clear();
+            }
+            cached.insert(key, snapshot.clone());
+        }
+        Ok(found)
     }
 
     /// All of the tenant's instances. A copy read earlier is reused while the tenant's fleet
