@@ -88,8 +88,12 @@ type LatestSnapshots = HashMap<(TenantId, InstanceId), MetricSnapshot>;
 /// Snapshots kept in memory; beyond that the copies are dropped and read again.
 const CACHED_SNAPSHOTS: usize = 100_000;
 
-/// Each tenant's instances as last read, with the fleet revision they were read at.
-type FleetCopies = HashMap<TenantId, (String, Arc<Vec<Instance>>)>;
+/// Each tenant's instances as last read, with the fleet revision they were read at and when.
+type FleetCopies = HashMap<TenantId, (String, std::time::Instant, Arc<Vec<Instance>>)>;
+
+/// A copy of a fleet is read again after this long even if the revision has not moved (it is
+/// moved after each instance write, so a crash between the two would otherwise keep it stale).
+const FLEET_COPY_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Tenants whose fleet is kept in memory; beyond that the copies are dropped and read again.
 const CACHED_FLEETS: usize = 1000;
@@ -141,17 +145,19 @@ impl ApiState {
             return Ok(Arc::new(Vec::new()));
         };
         let fleets = || self.0.fleets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, fleet)) = fleets().get(tenant)
+        if let Some((at, read_at, fleet)) = fleets().get(tenant)
             && *at == revision
+            && read_at.elapsed() < FLEET_COPY_MAX_AGE
         {
             return Ok(Arc::clone(fleet));
         }
+        let read_at = std::time::Instant::now();
         let fleet = Arc::new(instances.list_all(tenant).await?);
         let mut cached = fleets();
         if cached.len() >= CACHED_FLEETS {
             cached.clear();
         }
-        cached.insert(tenant.clone(), (revision, Arc::clone(&fleet)));
+        cached.insert(tenant.clone(), (revision, read_at, Arc::clone(&fleet)));
         Ok(fleet)
     }
 

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Listing, StoreError, from_item, keys, to_attrs};
 use crate::domain::{Instance, InstanceId, TenantId};
-use crate::table::{AttributeValue, Condition, Cursor, Index, Item, Query, Table, TableError, TransactWrite};
+use crate::table::{AttributeValue, Condition, Cursor, Index, Item, Query, Table, TableError};
 
 /// Attempts of a save that meets concurrent changes.
 const SAVE_ATTEMPTS: usize = 3;
@@ -30,22 +30,33 @@ struct FleetRevision {
     tag: String,
 }
 
-/// The write that moves the tenant's fleet revision on, made with every instance write.
-fn revision_bump(tenant: &TenantId) -> Result<TransactWrite, StoreError> {
-    let revision = FleetRevision { tag: ulid::Ulid::new().to_string() };
-    Ok(TransactWrite::Put { item: Item::new(keys::fleet_revision(tenant), to_attrs(&revision)?), condition: None })
-}
-
 impl Instances {
     pub fn new(table: Arc<dyn Table>) -> Self {
         Self { table }
     }
 
     pub async fn create(&self, instance: &Instance) -> Result<(), StoreError> {
-        let write = TransactWrite::Put { item: item(instance)?, condition: Some(Condition::NotExists) };
-        match self.table.transact(vec![write, revision_bump(&instance.tenant_id)?]).await {
-            Err(TableError::TransactionCancelled { .. }) => Err(StoreError::Conflict("instance already exists")),
-            other => Ok(other?),
+        match self.table.put(item(instance)?, Some(Condition::NotExists)).await {
+            Err(TableError::ConditionFailed) => Err(StoreError::Conflict("instance already exists")),
+            Err(e) => Err(e.into()),
+            Ok(()) => {
+                self.bump_fleet_revision(&instance.tenant_id).await;
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves the tenant's fleet revision on, after an instance write (never before: a reader
+    /// must not see the new revision with the old fleet). A failure is logged, not returned: the
+    /// instance is written, and readers bound the age of their copies anyway.
+    async fn bump_fleet_revision(&self, tenant: &TenantId) {
+        let revision = FleetRevision { tag: ulid::Ulid::new().to_string() };
+        let result = match to_attrs(&revision) {
+            Ok(attrs) => self.table.put(Item::new(keys::fleet_revision(tenant), attrs), None).await.map_err(Into::into),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(tenant = %tenant, error = %e, "the fleet revision was not moved on");
         }
     }
 
@@ -64,10 +75,12 @@ impl Instances {
         let next = Instance { revision: instance.revision + 1, ..instance.clone() };
         let expected =
             Condition::AttrEquals { name: "revision".into(), value: AttributeValue::N(instance.revision.to_string()) };
-        let write = TransactWrite::Put { item: item(&next)?, condition: Some(expected) };
-        match self.table.transact(vec![write, revision_bump(&instance.tenant_id)?]).await {
-            Ok(()) => Ok(next),
-            Err(TableError::TransactionCancelled { .. }) => match self.get(&instance.tenant_id, &instance.id).await? {
+        match self.table.put(item(&next)?, Some(expected)).await {
+            Ok(()) => {
+                self.bump_fleet_revision(&instance.tenant_id).await;
+                Ok(next)
+            }
+            Err(TableError::ConditionFailed) => match self.get(&instance.tenant_id, &instance.id).await? {
                 Some(_) => Err(StoreError::Conflict("the instance was changed meanwhile")),
                 None => Err(StoreError::NotFound),
             },
