@@ -23,7 +23,6 @@ use sikurd::api::ApiState;
 use sikurd::config::{ApiConfig, Deployment, Env};
 use sikurd::domain::{GroupName, Instance, InstanceName, InstanceStatus, PbxAddress, PbxCredentials};
 use sikurd::polling::{InstancePolled, POLL_INTERVAL, slot_of};
-use sikurd::store::keys::POLL_SHARDS;
 use stack::LocalStack;
 
 #[derive(Parser)]
@@ -214,18 +213,7 @@ fn print_cycle(slot: chrono::DateTime<chrono::Utc>, scheduled: usize, took: Dura
 
 async fn fleet(common: &Common) -> anyhow::Result<()> {
     let stack = LocalStack::open(&common.data_dir, Vec::new())?;
-    let mut instances: Vec<Instance> = Vec::new();
-    for shard in 0..POLL_SHARDS {
-        let mut cursor = None;
-        loop {
-            let page = stack.store.instances.due_for_polling_across_tenants(shard, 500, cursor).await?;
-            instances.extend(page.items);
-            cursor = page.next;
-            if cursor.is_none() {
-                break;
-            }
-        }
-    }
+    let mut instances: Vec<Instance> = stack.store.instances.all_due_for_polling_across_tenants().await?;
     instances.sort_by(|a, b| (a.tenant_id.as_str(), a.name.as_str()).cmp(&(b.tenant_id.as_str(), b.name.as_str())));
     println!("{} active instances", instances.len());
     println!(

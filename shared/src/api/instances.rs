@@ -24,7 +24,7 @@ use super::views::{cursor, page_size};
 use crate::config::Deployment;
 use crate::domain::{
     BackupOutcome, BackupRecord, CredentialKind, GroupName, Instance, InstanceId, InstanceName, InstanceStatus,
-    MetricSnapshot, PbxAddress, PbxCredentials, PollOutcome, RESTORE_WINDOW_DAYS, Role, Scheme,
+    MetricSnapshot, PbxAddress, PbxCredentials, RESTORE_WINDOW_DAYS, Role, Scheme,
 };
 use crate::pbx::is_public;
 use crate::polling::PollTarget;
@@ -45,42 +45,6 @@ pub struct LicenceView {
 pub struct TrunkView {
     pub name: String,
     pub online: bool,
-}
-
-/// One poll's readings.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SnapshotView {
-    pub at: DateTime<Utc>,
-    pub outcome: PollOutcome,
-    pub latency_ms: u32,
-    pub calls_active: Option<u32>,
-    pub max_sim_calls: Option<u32>,
-    pub extensions_registered: Option<u32>,
-    pub extensions_total: Option<u32>,
-    pub trunks_registered: Option<u32>,
-    pub trunks_total: Option<u32>,
-    pub disk_usage_percent: Option<u8>,
-    pub services_not_running: Vec<String>,
-    pub licence_active: Option<bool>,
-}
-
-impl From<MetricSnapshot> for SnapshotView {
-    fn from(s: MetricSnapshot) -> Self {
-        Self {
-            at: s.at,
-            outcome: s.outcome,
-            latency_ms: s.latency_ms,
-            calls_active: s.calls_active,
-            max_sim_calls: s.max_sim_calls,
-            extensions_registered: s.extensions_registered,
-            extensions_total: s.extensions_total,
-            trunks_registered: s.trunks_registered,
-            trunks_total: s.trunks_total,
-            disk_usage_percent: s.disk_usage_percent,
-            services_not_running: s.services_not_running,
-            licence_active: s.licence_active,
-        }
-    }
 }
 
 /// A monitored 3CX. Never carries its credentials.
@@ -104,7 +68,7 @@ pub struct InstanceView {
     pub created_at: DateTime<Utc>,
     /// Set when soft-deleted; restorable for 30 days after.
     pub deleted_at: Option<DateTime<Utc>>,
-    pub last_snapshot: Option<SnapshotView>,
+    pub last_snapshot: Option<MetricSnapshot>,
 }
 
 fn view(instance: Instance, last: Option<MetricSnapshot>) -> InstanceView {
@@ -128,7 +92,7 @@ fn view(instance: Instance, last: Option<MetricSnapshot>) -> InstanceView {
         credential_kind: instance.credential_kind,
         created_at: instance.created_at,
         deleted_at: instance.deleted_at,
-        last_snapshot: last.map(SnapshotView::from),
+        last_snapshot: last,
     }
 }
 
@@ -483,7 +447,7 @@ pub struct PollResultView {
     pub previous_status: InstanceStatus,
     /// Why the poll failed; absent when it succeeded.
     pub reason: Option<String>,
-    pub snapshot: SnapshotView,
+    pub snapshot: MetricSnapshot,
 }
 
 async fn poll_instance(state: &ApiState, caller: &Caller, raw_id: &str) -> Result<PollResultView, ApiError> {
@@ -495,7 +459,7 @@ async fn poll_instance(state: &ApiState, caller: &Caller, raw_id: &str) -> Resul
         status: polled.status,
         previous_status: polled.previous_status,
         reason: polled.reason,
-        snapshot: SnapshotView::from(polled.snapshot),
+        snapshot: polled.snapshot,
     })
 }
 

@@ -16,7 +16,7 @@ pub enum PollOutcome {
 
 /// One poll's snapshot of a 3CX: counts and flags only, never names, numbers or e-mails.
 /// Kept 90 days.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct MetricSnapshot {
     /// The poll slot this snapshot belongs to (one row per instance and slot).
     pub at: DateTime<Utc>,

@@ -4,7 +4,6 @@ use chrono::{DateTime, Utc};
 
 use super::{BATCH_SIZE, PollBatch, PollTarget, slot_of};
 use crate::events::{DetailType, Event, EventPublisher, PublishError};
-use crate::store::keys::POLL_SHARDS;
 use crate::store::{Instances, StoreError};
 
 /// What one tick did.
@@ -32,9 +31,6 @@ pub struct Scheduler {
     events: Arc<dyn EventPublisher>,
 }
 
-/// Page size when reading the polling index.
-const PAGE: u32 = 500;
-
 impl Scheduler {
     pub fn new(instances: Instances, events: Arc<dyn EventPublisher>) -> Self {
         Self { instances, events }
@@ -43,19 +39,13 @@ impl Scheduler {
     /// Publishes every active instance of every tenant for the poll slot of `now`.
     pub async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport, SchedulerError> {
         let slot = slot_of(now);
-        let mut targets = Vec::new();
-        for shard in 0..POLL_SHARDS {
-            let mut cursor = None;
-            loop {
-                let page = self.instances.due_for_polling_across_tenants(shard, PAGE, cursor).await?;
-                targets
-                    .extend(page.items.into_iter().map(|i| PollTarget { tenant_id: i.tenant_id, instance_id: i.id }));
-                cursor = page.next;
-                if cursor.is_none() {
-                    break;
-                }
-            }
-        }
+        let targets: Vec<PollTarget> = self
+            .instances
+            .all_due_for_polling_across_tenants()
+            .await?
+            .into_iter()
+            .map(|i| PollTarget { tenant_id: i.tenant_id, instance_id: i.id })
+            .collect();
         let events = targets
             .chunks(BATCH_SIZE)
             .map(|chunk| Event::from_payload(DetailType::POLL_BATCH, &PollBatch { slot, targets: chunk.to_vec() }))

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use super::{Listing, StoreError, from_item, keys, to_attrs};
+use super::{Listing, StoreError, keys, listing, to_attrs};
 use crate::domain::{AuditEntry, TenantId};
 use crate::table::{Condition, Cursor, Item, Query, Table, TableError};
 
@@ -32,6 +32,6 @@ impl AuditLog {
     ) -> Result<Listing<AuditEntry>, StoreError> {
         let query = Query::partition(keys::audit_partition(tenant)).descending().limit(limit).after(cursor);
         let page = self.table.query(&query).await?;
-        Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
+        listing(page)
     }
 }

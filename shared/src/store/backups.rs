@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use super::{Listing, StoreError, from_item, keys, to_attrs};
+use super::{Listing, StoreError, keys, listing, to_attrs};
 use crate::domain::{BackupRecord, InstanceId, TenantId};
 use crate::table::{Condition, Cursor, Item, Query, Table, TableError};
 
@@ -44,6 +44,6 @@ impl Backups {
             .table
             .query(&Query::partition(partition).prefix(prefix).descending().limit(limit).after(cursor))
             .await?;
-        Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
+        listing(page)
     }
 }

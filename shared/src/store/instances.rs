@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Listing, StoreError, from_item, keys, to_attrs};
+use super::{Listing, StoreError, from_item, keys, listing, to_attrs};
 use crate::domain::{Instance, InstanceId, TenantId};
 use crate::table::{AttributeValue, Condition, Cursor, Index, Item, Query, Table, TableError};
 
@@ -101,7 +101,7 @@ impl Instances {
     ) -> Result<Listing<Instance>, StoreError> {
         let (partition, prefix) = keys::instances_of(tenant);
         let page = self.table.query(&Query::partition(partition).prefix(prefix).limit(limit).after(cursor)).await?;
-        Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
+        listing(page)
     }
 
     /// Every instance of the tenant (soft-deleted ones included), in id order: the fleet view.
@@ -195,6 +195,23 @@ impl Instances {
         .await
     }
 
+    /// Every active instance of every tenant: all shards of the polling index, page by page.
+    pub async fn all_due_for_polling_across_tenants(&self) -> Result<Vec<Instance>, StoreError> {
+        let mut all = Vec::new();
+        for shard in 0..keys::POLL_SHARDS {
+            let mut cursor = None;
+            loop {
+                let page = self.due_for_polling_across_tenants(shard, 500, cursor).await?;
+                all.extend(page.items);
+                cursor = page.next;
+                if cursor.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(all)
+    }
+
     /// Active instances of every tenant in one shard of the polling index (see
     /// [`keys::POLL_SHARDS`]). Reads only instance items: its cost grows with the fleet,
     /// never with the history, and it never scans the table.
@@ -207,6 +224,6 @@ impl Instances {
         let query =
             Query::partition(keys::poll_partition_across_tenants(shard)).index(Index::Gsi1).limit(limit).after(cursor);
         let page = self.table.query(&query).await?;
-        Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
+        listing(page)
     }
 }

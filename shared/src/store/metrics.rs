@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Listing, StoreError, from_item, keys, to_attrs};
+use super::{Listing, StoreError, from_item, keys, listing, to_attrs};
 use crate::clock::Clock;
 use crate::domain::{InstanceId, MetricSnapshot, TenantId};
 use crate::table::{Condition, Cursor, Item, Query, SortKeyRange, Table, TableError};
@@ -55,7 +55,7 @@ impl Metrics {
             to: keys::metric(tenant, instance, to).sk,
         };
         let page = self.table.query(&Query::partition(partition).range(range).limit(limit).after(cursor)).await?;
-        Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
+        listing(page)
     }
 
     pub async fn latest(&self, tenant: &TenantId, instance: &InstanceId) -> Result<Option<MetricSnapshot>, StoreError> {

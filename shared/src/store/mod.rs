@@ -62,6 +62,11 @@ pub(crate) fn to_attrs<T: Serialize>(value: &T) -> Result<Attributes, StoreError
     serde_dynamo::to_item(value).map_err(|e| StoreError::Corrupt(format!("cannot encode: {e}")))
 }
 
+/// A page of table items read as records.
+pub(crate) fn listing<T: DeserializeOwned>(page: crate::table::Page) -> Result<Listing<T>, StoreError> {
+    Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
+}
+
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item.attrs)
         .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk)))

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use super::tenants::EmailClaim;
-use super::{Listing, StoreError, from_item, keys, to_attrs};
+use super::{Listing, StoreError, from_item, keys, listing, to_attrs};
 use crate::domain::{Role, TenantId, User, UserId};
 use crate::table::{AttributeValue, Condition, Cursor, Item, Query, Table, TableError, TransactWrite};
 
@@ -50,7 +50,7 @@ impl Users {
     ) -> Result<Listing<User>, StoreError> {
         let (partition, prefix) = keys::users_of(tenant);
         let page = self.table.query(&Query::partition(partition).prefix(prefix).limit(limit).after(cursor)).await?;
-        Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
+        listing(page)
     }
 
     /// Adds a user to an existing tenant and claims its e-mail address; a conflict (and no
