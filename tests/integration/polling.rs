@@ -1,6 +1,7 @@
 //! The poll pipeline against the 3CX simulator: the client, scheduler, poller and recorder on
 //! real stores, with every fault the simulator offers.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +11,10 @@ use sikurd::domain::{
     BackupOutcome, Instance, InstanceName, InstanceStatus, PbxAddress, PbxCredentials, PollOutcome, TenantId,
 };
 use sikurd::events::{DetailType, EventPublisher, InProcessBus, handler_fn};
-use sikurd::pbx::{PbxClient, PbxClientConfig, PollFailure};
-use sikurd::polling::{InstancePolled, POLL_INTERVAL, PollBatch, PollTarget, Poller, Recorder, Scheduler, slot_of};
+use sikurd::pbx::{Known, PbxClient, PbxClientConfig, PollFailure};
+use sikurd::polling::{
+    InstancePolled, POLL_INTERVAL, PollBatch, PollTarget, Poller, Recorder, Scheduler, known_of, slot_of,
+};
 use sikurd_pbx_sim::{Faults, PbxSpec, SimConfig, Simulator};
 use sikurd_tests::{StoreFixture, dynamo_store, embedded_store};
 
@@ -104,6 +107,34 @@ impl World {
     fn next_slot(&self) {
         self.f.tables.clock.advance(POLL_INTERVAL);
     }
+
+    /// Moves to the next slot that is not the instance's hourly full poll.
+    async fn next_partial_slot(&self, instance: &Instance) {
+        let stored = self.stored(instance).await;
+        self.next_slot();
+        while known_of(&stored, slot_of(self.f.tables.clock.now())).full {
+            self.next_slot();
+        }
+    }
+
+    /// Polls the instance in the current slot and returns the requests it made, by path.
+    async fn requests_of_poll(&self, instance: &Instance) -> BTreeMap<String, u64> {
+        let name = instance.name.to_string();
+        let before = self.sim.stats(&name).unwrap().requests;
+        self.poller.poll_batch(&self.batch(&[instance])).await;
+        let mut after = self.sim.stats(&name).unwrap().requests;
+        for (path, n) in &before {
+            if let Some(count) = after.get_mut(path) {
+                *count -= n;
+            }
+        }
+        after.retain(|_, n| *n > 0);
+        after
+    }
+}
+
+fn requests(paths: &[&str]) -> BTreeMap<String, u64> {
+    paths.iter().map(|p| ((*p).to_owned(), 1)).collect()
 }
 
 fn faulty(name: &str, faults: Faults) -> PbxSpec {
@@ -336,6 +367,63 @@ async fn a_redelivered_batch_writes_no_second_metric_row_or_backup_record() {
 }
 
 #[tokio::test]
+async fn a_poll_reads_only_what_the_system_status_shows_changed() {
+    const STATUS: &str = "/xapi/v1/SystemStatus";
+    const TRUNKS: &str = "/xapi/v1/Trunks";
+    const SERVICES: &str = "/xapi/v1/Services";
+    const BACKUPS: &str = "/xapi/v1/Backups";
+    const SETTINGS: &str = "/xapi/v1/Backups/Pbx.GetBackupSettings()";
+    let w = world().await;
+    let instance = w.register(PbxSpec::healthy("delta")).await;
+    let first = w.requests_of_poll(&instance).await;
+    assert_eq!(first.keys().filter(|p| p.starts_with("/xapi")).count(), 5, "a first poll reads everything: {first:?}");
+
+    w.next_partial_slot(&instance).await;
+    assert_eq!(w.requests_of_poll(&instance).await, requests(&[STATUS]), "nothing changed");
+
+    let name = instance.name.to_string();
+    w.sim
+        .set_faults(
+            &name,
+            Faults {
+                trunk_down: Some("Backup SIP".into()),
+                services_stopped: vec!["3CXQueueManager01".into()],
+                ..Faults::default()
+            },
+        )
+        .unwrap();
+    w.next_partial_slot(&instance).await;
+    assert_eq!(w.requests_of_poll(&instance).await, requests(&[STATUS, TRUNKS, SERVICES]));
+    let stored = w.stored(&instance).await;
+    assert_eq!(stored.status, InstanceStatus::Degraded);
+    assert!(stored.trunks.iter().any(|t| t.name == "Backup SIP" && !t.online), "{:?}", stored.trunks);
+    assert!(stored.status_reason.as_deref().unwrap_or("").contains("3CXQueueManager01"));
+
+    w.next_partial_slot(&instance).await;
+    assert_eq!(
+        w.requests_of_poll(&instance).await,
+        requests(&[STATUS, TRUNKS, SERVICES]),
+        "a trunk offline or a service stopped is read again until it recovers"
+    );
+
+    w.sim.set_faults(&name, Faults { backup_missing: true, ..Faults::default() }).unwrap();
+    w.next_partial_slot(&instance).await;
+    assert_eq!(
+        w.requests_of_poll(&instance).await,
+        requests(&[STATUS, TRUNKS, BACKUPS]),
+        "the trunks recovered, the backup time changed"
+    );
+    assert_eq!(w.stored(&instance).await.status, InstanceStatus::Ok);
+    w.next_partial_slot(&instance).await;
+    assert_eq!(w.requests_of_poll(&instance).await, requests(&[STATUS]));
+
+    let full = w.poller.poll_now(&w.batch(&[&instance]).targets[0], w.f.tables.clock.now()).await.unwrap();
+    assert!(full.is_some());
+    let stats = w.sim.stats(&name).unwrap();
+    assert_eq!(stats.requests.get(SETTINGS), Some(&2), "the first poll and poll now read the backup settings");
+}
+
+#[tokio::test]
 async fn a_steady_poll_writes_one_item() {
     let w = world().await;
     let instance = w.register(PbxSpec::healthy("steady")).await;
@@ -392,7 +480,7 @@ async fn tls_is_verified_against_trusted_certificates_only() {
     let untrusting =
         PbxClient::new(PbxClientConfig { poll_deadline: Duration::from_secs(3), ..PbxClientConfig::local() }).unwrap();
     let credentials = w.f.store.credentials.get(&w.tenant, &instance.id).await.unwrap().unwrap();
-    let result = untrusting.poll(&instance.id, &instance.address, &credentials).await.result;
+    let result = untrusting.poll(&instance.id, &instance.address, &credentials, &Known::nothing()).await.result;
     assert!(matches!(&result, Err(PollFailure::Unreachable(why)) if why.contains("certificate")), "{result:?}");
 }
 
@@ -413,7 +501,7 @@ async fn the_cloud_client_refuses_loopback_private_and_plain_http_targets() {
         format!("https://localhost:{port}"),
     ] {
         let address = PbxAddress::parse_url(&url).unwrap();
-        let result = cloud.poll(&instance.id, &address, &credentials).await.result;
+        let result = cloud.poll(&instance.id, &address, &credentials, &Known::nothing()).await.result;
         assert!(matches!(result, Err(PollFailure::Unreachable(_))), "{url}: {result:?}");
     }
     assert_eq!(w.sim.stats("ssrf").unwrap().requests_total, 0, "nothing reached the 3CX");

@@ -36,7 +36,7 @@ pub struct Options {
     #[arg(long, default_value_t = 3)]
     cycles: u32,
     /// Seconds between the end of one cycle and the start of the next (production polls every
-    /// 60 s; a gap longer than the client's 15 s keep-alive behaves the same).
+    /// 60 s; any gap longer than the client's keep-alive behaves the same).
     #[arg(long, default_value_t = 20)]
     gap_secs: u64,
     /// Polls in flight at once in this process.

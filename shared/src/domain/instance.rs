@@ -68,6 +68,9 @@ pub struct BackupsSeen {
     pub newest_at: Option<DateTime<Utc>>,
     /// The last scheduled time recorded as a missed backup.
     pub missed_due_at: Option<DateTime<Utc>>,
+    /// `LastBackupDateTime` as the 3CX reported it when its backup list was last read; the list
+    /// is read again when this changes.
+    pub reported_at: Option<DateTime<Utc>>,
 }
 
 /// The health of an instance as of its last poll.

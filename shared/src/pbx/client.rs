@@ -10,13 +10,14 @@ use sha2::{Digest, Sha256};
 use super::target::{TargetPolicy, resolver};
 use super::token::{CachedToken, TokenCache, lifetime, renew_at};
 use super::wire;
-use super::{BackupFile, BackupSchedule, PbxReading, PollFailure, PollReport};
+use super::{BackupFile, BackupSchedule, Known, PbxReading, PollFailure, PollReport};
 use crate::domain::{InstanceId, LicenceInfo, PbxAddress, PbxCredentials, PbxVersion, Scheme, TrunkState};
 
-/// How long an idle connection to a 3CX is kept: long enough for the back-to-back reads of one
-/// poll and a retry, not until the next minute, so a process sweeping thousands of 3CX systems
-/// holds sockets and buffers (about 25 KB each) only for the polls in flight.
-const KEEP_ALIVE: Duration = Duration::from_secs(3);
+/// How long an idle connection to a 3CX is kept: long enough for the back-to-back requests of one
+/// poll (the next starts microseconds after the last answer), not until the next minute, so a
+/// process sweeping thousands of 3CX systems holds sockets and TLS and HTTP buffers only for the
+/// polls in flight. hyper closes idle connections between one and two of these after last use.
+const KEEP_ALIVE: Duration = Duration::from_millis(500);
 
 /// Limits and trust settings of the 3CX client.
 #[derive(Clone, Debug)]
@@ -133,13 +134,19 @@ impl PbxClient {
         self.logins.load(Ordering::Relaxed)
     }
 
-    /// Polls one 3CX within the poll deadline. Never fails as a call: every failure is a
-    /// [`PollFailure`] in the report.
-    pub async fn poll(&self, instance: &InstanceId, address: &PbxAddress, credentials: &PbxCredentials) -> PollReport {
+    /// Polls one 3CX within the poll deadline, reading what `known` does not cover. Never fails
+    /// as a call: every failure is a [`PollFailure`] in the report.
+    pub async fn poll(
+        &self,
+        instance: &InstanceId,
+        address: &PbxAddress,
+        credentials: &PbxCredentials,
+        known: &Known,
+    ) -> PollReport {
         let started = Instant::now();
         let result = match tokio::time::timeout(
             self.config.poll_deadline,
-            self.poll_inner(instance, address, credentials),
+            self.poll_inner(instance, address, credentials, known),
         )
         .await
         {
@@ -157,6 +164,7 @@ impl PbxClient {
         instance: &InstanceId,
         address: &PbxAddress,
         credentials: &PbxCredentials,
+        known: &Known,
     ) -> Result<PbxReading, PollFailure> {
         self.check_target(address)?;
         let fingerprint = fingerprint(address, credentials);
@@ -166,11 +174,11 @@ impl PbxClient {
             Some(t) => t,
             None => self.login(instance, address, credentials, fingerprint).await?,
         };
-        match self.read_all(address, &token).await {
+        match self.read_all(address, &token, known).await {
             Err(Fetch::Unauthorized) if from_cache => {
                 self.tokens.forget(instance);
                 let token = self.login(instance, address, credentials, fingerprint).await?;
-                self.read_all(address, &token).await.map_err(|e| e.into_failure("SystemStatus"))
+                self.read_all(address, &token, known).await.map_err(|e| e.into_failure("SystemStatus"))
             }
             other => other.map_err(|e| e.into_failure("SystemStatus")),
         }
@@ -264,37 +272,42 @@ impl PbxClient {
         Ok(secret)
     }
 
-    async fn read_all(&self, address: &PbxAddress, token: &SecretString) -> Result<PbxReading, Fetch> {
-        // One after another over one kept-alive connection: gentle on the 3CX, and one socket
-        // per instance however large the fleet.
-        let status = self.get_json::<wire::SystemStatus>(address, token, "/xapi/v1/SystemStatus").await;
-        let status = status?;
-        let trunks = self
-            .get_json::<wire::Collection<wire::Trunk>>(
-                address,
-                token,
-                "/xapi/v1/Trunks?$select=Id,Number,IsOnline,Gateway",
-            )
-            .await;
-        let services = self
-            .get_json::<wire::Collection<wire::Service>>(address, token, "/xapi/v1/Services?$select=Name,Status")
-            .await;
-        let backups = self
-            .get_json::<wire::Collection<wire::Backup>>(
-                address,
-                token,
-                "/xapi/v1/Backups?$select=FileName,CreationTime,Size&$orderby=CreationTime%20desc&$top=20",
-            )
-            .await;
-        let settings =
-            self.get_json::<wire::BackupSettings>(address, token, "/xapi/v1/Backups/Pbx.GetBackupSettings()").await;
-        // The collections are secondary: a 3CX that lacks one (older build, narrower role) still
-        // gets its status recorded. A refused token is not secondary.
-        let trunks = optional(trunks)?;
-        let services = optional(services)?;
-        let backups = optional(backups)?;
-        let settings = optional(settings)?;
-        Ok(reading(status, trunks, services, backups, settings))
+    async fn read_all(&self, address: &PbxAddress, token: &SecretString, known: &Known) -> Result<PbxReading, Fetch> {
+        // One after another over one kept-alive connection, and only what may have changed: gentle
+        // on the 3CX, and one socket per instance however large the fleet.
+        let status = self.get_json::<wire::SystemStatus>(address, token, "/xapi/v1/SystemStatus").await?;
+        let trunks = if known.trunks_unchanged(status.trunks_registered, status.trunks_total) {
+            None
+        } else {
+            optional(self.get_json(address, token, "/xapi/v1/Trunks?$select=Id,Number,IsOnline,Gateway").await)?
+        };
+        let services = if known.services_unchanged(status.has_not_running_services) {
+            Some(wire::Collection::empty())
+        } else {
+            optional(self.get_json(address, token, "/xapi/v1/Services?$select=Name,Status").await)?
+        };
+        let backups = if known.backups_unchanged(utc(status.last_backup_date_time)) {
+            None
+        } else {
+            optional(
+                self.get_json(
+                    address,
+                    token,
+                    "/xapi/v1/Backups?$select=FileName,CreationTime,Size&$orderby=CreationTime%20desc&$top=20",
+                )
+                .await,
+            )?
+        };
+        let schedule = match status.backup_scheduled {
+            Some(false) => Some(BackupSchedule::Disabled),
+            _ if known.full => optional(
+                self.get_json::<wire::BackupSettings>(address, token, "/xapi/v1/Backups/Pbx.GetBackupSettings()").await,
+            )?
+            .as_ref()
+            .and_then(schedule),
+            _ => None,
+        };
+        Ok(reading(status, trunks, known, services, backups, schedule))
     }
 
     async fn get_json<T: DeserializeOwned>(
@@ -338,6 +351,8 @@ impl PbxClient {
     }
 }
 
+/// The collections are secondary: a 3CX that lacks one (older build, narrower role) still gets
+/// its status recorded. A refused token is not secondary.
 fn optional<T>(result: Result<T, Fetch>) -> Result<Option<T>, Fetch> {
     match result {
         Ok(v) => Ok(Some(v)),
@@ -393,29 +408,30 @@ fn schedule(settings: &wire::BackupSettings) -> Option<BackupSchedule> {
 fn reading(
     status: wire::SystemStatus,
     trunks: Option<wire::Collection<wire::Trunk>>,
+    known: &Known,
     services: Option<wire::Collection<wire::Service>>,
     backups: Option<wire::Collection<wire::Backup>>,
-    settings: Option<wire::BackupSettings>,
+    backup_schedule: Option<BackupSchedule>,
 ) -> PbxReading {
     let utc_offset = status
         .last_backup_date_time
         .or(status.expiration_date)
         .map(|d| *d.offset())
         .filter(|_| status.last_backup_date_time.is_some());
-    let mut backups: Vec<BackupFile> = backups
-        .map(|c| {
-            c.into_items()
-                .filter_map(|b| {
-                    Some(BackupFile {
-                        created_at: b.creation_time?.with_timezone(&Utc),
-                        size_bytes: b.size.and_then(|s| u64::try_from(s).ok()),
-                        name: b.file_name,
-                    })
+    let backups = backups.map(|c| {
+        let mut files: Vec<BackupFile> = c
+            .into_items()
+            .filter_map(|b| {
+                Some(BackupFile {
+                    created_at: b.creation_time?.with_timezone(&Utc),
+                    size_bytes: b.size.and_then(|s| u64::try_from(s).ok()),
+                    name: b.file_name,
                 })
-                .collect()
-        })
-        .unwrap_or_default();
-    backups.sort_by_key(|b| std::cmp::Reverse(b.created_at));
+            })
+            .collect();
+        files.sort_by_key(|b| std::cmp::Reverse(b.created_at));
+        files
+    });
     PbxReading {
         version: status.version.as_deref().and_then(|v| PbxVersion::parse(v).ok()),
         licence: LicenceInfo {
@@ -445,12 +461,12 @@ fn reading(
                     })
                     .collect()
             })
-            .unwrap_or_default(),
+            .unwrap_or_else(|| known.trunks.clone()),
         services_not_running: services
             .map(|c| c.into_items().filter(|s| s.status.as_deref() != Some("Running")).map(|s| s.name).collect())
             .unwrap_or_default(),
         backups,
-        backup_schedule: settings.as_ref().and_then(schedule),
+        backup_schedule,
         last_backup_at: utc(status.last_backup_date_time),
         utc_offset,
     }

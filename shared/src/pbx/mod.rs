@@ -1,11 +1,12 @@
 //! The 3CX port: polls one 3CX v20 over its HTTPS API and returns what Sikurd keeps of it.
 //!
 //! The client logs in (admin user via `Login/GetAccessToken`, or API client credentials via
-//! `/connect/token`), caches the token per instance, and reads `SystemStatus`, `Trunks`,
-//! `Services`, `Backups` and the backup settings. It never asks for calls, users or contacts, and
+//! `/connect/token`), caches the token per instance, and reads `SystemStatus`, then `Trunks`,
+//! `Services`, `Backups` and the backup settings when [`Known`] and the status call for them. It never asks for calls, users or contacts, and
 //! the payload types ([`wire`]) do not even declare fields that carry names, numbers or e-mails.
 
 mod client;
+mod known;
 mod target;
 mod token;
 mod wire;
@@ -13,6 +14,7 @@ mod wire;
 use chrono::{DateTime, FixedOffset, NaiveTime, Utc, Weekday};
 
 pub use client::{PbxClient, PbxClientConfig};
+pub use known::Known;
 pub use target::{TargetPolicy, is_public};
 
 use crate::domain::{LicenceInfo, PbxVersion, TrunkState};
@@ -28,11 +30,14 @@ pub struct PbxReading {
     pub trunks_registered: Option<u32>,
     pub trunks_total: Option<u32>,
     pub disk_usage_percent: Option<u8>,
+    /// Read, or carried over from [`Known`] when the status shows every known trunk online.
     pub trunks: Vec<TrunkState>,
     /// Names of services whose status is not `Running`.
     pub services_not_running: Vec<String>,
-    /// The backups the 3CX lists, newest first.
-    pub backups: Vec<BackupFile>,
+    /// The backups the 3CX lists, newest first; `None` when the list was not read (unchanged
+    /// `LastBackupDateTime`) or could not be.
+    pub backups: Option<Vec<BackupFile>>,
+    /// Read on full polls only (see [`Known::full`]).
     pub backup_schedule: Option<BackupSchedule>,
     /// `SystemStatus.LastBackupDateTime`.
     pub last_backup_at: Option<DateTime<Utc>>,

@@ -75,6 +75,10 @@ impl<'de, T: serde::de::DeserializeOwned> Deserialize<'de> for Lenient<T> {
 }
 
 impl<T> Collection<T> {
+    pub fn empty() -> Self {
+        Self { value: Vec::new() }
+    }
+
     pub fn into_items(self) -> impl Iterator<Item = T> {
         self.value.into_iter().filter_map(|l| l.0)
     }

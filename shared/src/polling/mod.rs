@@ -4,7 +4,10 @@
 //! `PollBatch` events. The [`Poller`] polls a batch concurrently, each poll bounded by the
 //! client's deadline, and hands each result to the [`Recorder`], which writes one metric row per
 //! instance and poll slot, the new backup records, and the instance's state when it changed, and
-//! then publishes `InstancePolled` events. A redelivered batch polls again but writes nothing
+//! then publishes `InstancePolled` events. A poll reads `SystemStatus` and only the collections
+//! it shows changed ([`Known`]); every collection is read on an instance's first poll, after a
+//! failed one, on "poll now", and once an hour at a minute of the instance's own
+//! ([`known_of`]). A redelivered batch polls again but writes nothing
 //! twice: metric rows and backup records are keyed by slot and backup and written only if absent.
 
 mod backup_rule;
@@ -20,7 +23,10 @@ pub use poller::{BatchReport, Poller};
 pub use recorder::Recorder;
 pub use scheduler::{Scheduler, TickReport};
 
-use crate::domain::{InstanceId, InstanceStatus, LicenceInfo, MetricSnapshot, PollOutcome, TenantId, TrunkState};
+use crate::domain::{
+    Instance, InstanceId, InstanceStatus, LicenceInfo, MetricSnapshot, PollOutcome, TenantId, TrunkState,
+};
+use crate::pbx::Known;
 
 /// How often each active instance is polled.
 pub const POLL_INTERVAL: Duration = Duration::minutes(1);
@@ -31,6 +37,22 @@ pub const BATCH_SIZE: usize = 25;
 /// The poll slot `now` falls in: the start of its interval.
 pub fn slot_of(now: DateTime<Utc>) -> DateTime<Utc> {
     now.duration_trunc(POLL_INTERVAL).unwrap_or(now)
+}
+
+/// Slots between two full polls of an instance (one hour).
+pub const FULL_POLL_EVERY: i64 = 60;
+
+/// What the poll of `instance` for `slot` takes as known: its last state, unless the instance
+/// was not healthy at its last poll or `slot` is its hourly full poll.
+pub fn known_of(instance: &Instance, slot: DateTime<Utc>) -> Known {
+    let healthy = matches!(instance.status, InstanceStatus::Ok | InstanceStatus::Degraded);
+    let own_slot = instance.id.as_str().bytes().fold(0_i64, |h, b| (h * 31 + i64::from(b)) % FULL_POLL_EVERY);
+    let slot_index = slot.timestamp().div_euclid(POLL_INTERVAL.num_seconds()).rem_euclid(FULL_POLL_EVERY);
+    Known {
+        full: !healthy || slot_index == own_slot,
+        trunks: instance.trunks.clone(),
+        last_backup_at: instance.backups_seen.reported_at,
+    }
 }
 
 /// One instance to poll.
@@ -84,6 +106,27 @@ mod tests {
         let batch: PollBatch = event.payload().unwrap();
         assert_eq!(batch.targets.len(), 2);
         assert_eq!(batch.slot, slot_of(batch.slot));
+    }
+
+    #[test]
+    fn a_healthy_instance_is_polled_in_full_once_an_hour() {
+        let now = DateTime::parse_from_rfc3339("2026-11-29T09:00:00Z").unwrap().with_timezone(&Utc);
+        let mut instance = Instance::new(
+            TenantId::generate(),
+            crate::domain::InstanceName::parse("pbx").unwrap(),
+            crate::domain::PbxAddress::parse_url("https://pbx.example.com:5001").unwrap(),
+            None,
+            now,
+        );
+        assert!(known_of(&instance, now).full, "never polled");
+        instance.status = InstanceStatus::Ok;
+        let full: Vec<i64> = (0..180).filter(|m| known_of(&instance, now + Duration::minutes(*m)).full).collect();
+        assert_eq!(full.len(), 3, "{full:?}");
+        assert_eq!(full[1] - full[0], 60);
+        for status in [InstanceStatus::Unreachable, InstanceStatus::LoginFailing, InstanceStatus::Unsupported] {
+            instance.status = status;
+            assert!((0..60).all(|m| known_of(&instance, now + Duration::minutes(m)).full), "{status:?}");
+        }
     }
 
     #[test]

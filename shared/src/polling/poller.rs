@@ -104,7 +104,7 @@ impl Poller {
         now: DateTime<Utc>,
     ) -> Result<Option<InstancePolled>, StoreError> {
         let batch = PollBatch { slot: super::slot_of(now), targets: vec![target.clone()] };
-        let polled = self.poll_and_record(&batch, target).await?;
+        let polled = self.poll_and_record(&batch, target, true).await?;
         if let Some(p) = &polled
             && let Ok(event) = Event::from_payload(DetailType::INSTANCE_POLLED, p)
             && let Err(e) = self.events.publish(vec![event]).await
@@ -122,7 +122,7 @@ impl Poller {
     }
 
     async fn poll_one(&self, batch: &PollBatch, target: &PollTarget) -> Result<Option<InstancePolled>, StoreError> {
-        let result = self.poll_and_record(batch, target).await;
+        let result = self.poll_and_record(batch, target, false).await;
         if let Err(e) = &result {
             tracing::error!(tenant = %target.tenant_id, instance = %target.instance_id, error = %e, "recording a poll failed");
         }
@@ -133,6 +133,7 @@ impl Poller {
         &self,
         batch: &PollBatch,
         target: &PollTarget,
+        full: bool,
     ) -> Result<Option<InstancePolled>, StoreError> {
         let Some(instance) = self.store.instances.get(&target.tenant_id, &target.instance_id).await? else {
             return Ok(None);
@@ -141,7 +142,11 @@ impl Poller {
             return Ok(None);
         }
         let report = match self.credentials(&instance.tenant_id, &instance.id).await {
-            Ok(Some(credentials)) => self.client.poll(&instance.id, &instance.address, &credentials).await,
+            Ok(Some(credentials)) => {
+                let mut known = super::known_of(&instance, batch.slot);
+                known.full |= full;
+                self.client.poll(&instance.id, &instance.address, &credentials, &known).await
+            }
             Ok(None) => failed(PollFailure::LoginFailed("no 3CX credentials are stored".into())),
             Err(e) => {
                 tracing::error!(tenant = %instance.tenant_id, instance = %instance.id, error = %e, "credentials unreadable");

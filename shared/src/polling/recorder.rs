@@ -118,6 +118,7 @@ impl Recorder {
                     fresh.backups_seen.newest_at = fresh.backups_seen.newest_at.max(found.backups_seen.newest_at);
                     fresh.backups_seen.missed_due_at =
                         fresh.backups_seen.missed_due_at.max(found.backups_seen.missed_due_at);
+                    fresh.backups_seen.reported_at = found.backups_seen.reported_at;
                 })
                 .await?;
         }
@@ -143,14 +144,21 @@ impl Recorder {
     async fn record_backups(&self, instance: &mut Instance, reading: &PbxReading) -> Result<u32, StoreError> {
         let tenant = &instance.tenant_id;
         let seen = instance.backups_seen.newest_at;
-        for backup in reading.backups.iter().rev().filter(|b| seen.is_none_or(|s| b.created_at > s)) {
-            let record = BackupRecord {
-                at: backup.created_at,
-                size_bytes: backup.size_bytes,
-                outcome: BackupOutcome::Succeeded,
-            };
-            self.store.backups.record(tenant, &instance.id, &backup.name, &record).await?;
-            instance.backups_seen.newest_at = Some(backup.created_at);
+        if let Some(files) = &reading.backups {
+            let new: Vec<(&str, BackupRecord)> = files
+                .iter()
+                .filter(|b| seen.is_none_or(|s| b.created_at > s))
+                .map(|b| {
+                    let record =
+                        BackupRecord { at: b.created_at, size_bytes: b.size_bytes, outcome: BackupOutcome::Succeeded };
+                    (b.name.as_str(), record)
+                })
+                .collect();
+            self.store.backups.record_reported(tenant, &instance.id, &new).await?;
+            if let Some(newest) = new.iter().map(|(_, r)| r.at).max() {
+                instance.backups_seen.newest_at = Some(newest);
+            }
+            instance.backups_seen.reported_at = reading.last_backup_at;
         }
         let newest = instance.backups_seen.newest_at.max(reading.last_backup_at);
         let Some(schedule) = &reading.backup_schedule else { return Ok(0) };

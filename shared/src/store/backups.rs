@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use super::{Listing, StoreError, keys, listing, to_attrs};
 use crate::domain::{BackupRecord, InstanceId, TenantId};
-use crate::table::{Condition, Cursor, Item, Query, Table, TableError};
+use crate::table::{BatchWrite, Condition, Cursor, Item, Query, Table, TableError};
 
 /// Backup history per instance, kept indefinitely.
 #[derive(Debug, Clone)]
@@ -30,6 +30,25 @@ impl Backups {
             Err(TableError::ConditionFailed) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Records backups the 3CX reported, identified by file name, in batch writes (one durable
+    /// commit in the embedded table); recording one again rewrites the same item.
+    pub async fn record_reported(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceId,
+        reported: &[(&str, BackupRecord)],
+    ) -> Result<(), StoreError> {
+        let mut writes = std::collections::BTreeMap::new();
+        for (name, record) in reported {
+            let item = Item::new(keys::backup(tenant, instance, record.at, name), to_attrs(record)?);
+            writes.insert(item.key.clone(), BatchWrite::Put(item));
+        }
+        if !writes.is_empty() {
+            self.table.batch_write(writes.into_values().collect()).await?;
+        }
+        Ok(())
     }
 
     pub async fn newest_first(
