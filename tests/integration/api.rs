@@ -652,6 +652,29 @@ mod instances {
     }
 
     #[tokio::test]
+    async fn concurrent_fleet_lists_after_a_change_share_one_read_of_the_fleet() {
+        let api = ApiFixture::new();
+        let owner = api.sign_up("Acme", "ana@acme.example").await;
+        for i in 0..20 {
+            api.add_instance(&owner, &format!("pbx-{i:02}"), None).await;
+        }
+        assert_eq!(api.send(owner.get("/api/v1/instances?limit=5")).await.status, StatusCode::OK);
+        let tenant = tenant_of(&owner);
+        let first = api.send(owner.get("/api/v1/instances?limit=1")).await.json["items"][0]["id"].clone();
+        let mut stored =
+            api.store().instances.get(&tenant, &instance_id(first.as_str().unwrap())).await.unwrap().unwrap();
+        stored.status = InstanceStatus::Unreachable;
+        api.store().instances.save(&stored).await.unwrap();
+
+        api.stores.counting.reset();
+        let lists = (0..16).map(|_| api.send(owner.get("/api/v1/instances?limit=5")));
+        let answers = futures_util::future::join_all(lists).await;
+        assert!(answers.iter().all(|a| a.status == StatusCode::OK));
+        assert!(answers.iter().all(|a| a.json["items"][0]["status"] == "unreachable"), "every list sees the change");
+        assert_eq!(api.stores.counting.counts().queries, 1, "one read of the fleet (snapshots are kept)");
+    }
+
+    #[tokio::test]
     async fn the_fleet_list_shows_each_new_poll_slot_s_snapshot() {
         let api = ApiFixture::new();
         let owner = api.sign_up("Acme", "ana@acme.example").await;

@@ -17,8 +17,9 @@ pub struct Options {
     /// Concurrent connections.
     #[arg(long, default_value_t = 32)]
     connections: usize,
-    /// How long to load the server.
-    #[arg(long, default_value_t = 20)]
+    /// How long to load the server; more than a minute includes at least one poll cycle of the
+    /// local stack (every instance polled, and its state written).
+    #[arg(long, default_value_t = 70)]
     seconds: u64,
     /// Page size requested (`?limit=`).
     #[arg(long, default_value_t = 50)]

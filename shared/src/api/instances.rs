@@ -455,6 +455,7 @@ async fn poll_instance(state: &ApiState, caller: &Caller, raw_id: &str) -> Resul
     let instance = active_instance(state, caller, raw_id).await?;
     let target = PollTarget { tenant_id: instance.tenant_id, instance_id: instance.id };
     let polled = state.poller().poll_now(&target, state.now()).await?.ok_or(ApiError::NotFound)?;
+    state.forget_latest(&polled.tenant_id, &polled.instance_id);
     Ok(PollResultView {
         status: polled.status,
         previous_status: polled.previous_status,

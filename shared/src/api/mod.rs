@@ -22,6 +22,7 @@ pub mod views;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use axum::Router;
@@ -78,22 +79,32 @@ struct Inner {
     /// A bcrypt hash of nothing at the configured cost, for logins of unknown addresses.
     dummy_hash: OnceCell<String>,
     fleets: std::sync::Mutex<FleetCopies>,
+    /// Held while a fleet copy is read, so that requests arriving meanwhile share that read.
+    fleet_reads: [tokio::sync::Mutex<()>; FLEET_READ_LOCKS],
     latest: std::sync::Mutex<LatestSnapshots>,
 }
 
-/// Each instance's latest snapshot, kept once it is the current poll slot's: no newer one can be
-/// written before the next slot begins.
-type LatestSnapshots = HashMap<(TenantId, InstanceId), MetricSnapshot>;
+/// Each instance's latest snapshot as last read (none if it has none yet), and when it was read.
+/// One of the current poll slot is kept until the slot ends: no newer one can be written before.
+type LatestSnapshots = HashMap<(TenantId, InstanceId), (Option<MetricSnapshot>, DateTime<Utc>)>;
+
+/// An instance's latest snapshot older than the current slot is read again after this long, since
+/// the slot's own may have been written meanwhile.
+const SNAPSHOT_RECHECK: chrono::Duration = chrono::Duration::seconds(2);
 
 /// Snapshots kept in memory; beyond that the copies are dropped and read again.
 const CACHED_SNAPSHOTS: usize = 100_000;
 
-/// Each tenant's instances as last read, with the fleet revision they were read at and when.
-type FleetCopies = HashMap<TenantId, (String, std::time::Instant, Arc<Vec<Instance>>)>;
+/// Each tenant's instances as last read, with the fleet revision they were read at and when the
+/// read began.
+type FleetCopies = HashMap<TenantId, (String, Instant, Arc<Vec<Instance>>)>;
 
 /// A copy of a fleet is read again after this long even if the revision has not moved (it is
 /// moved after each instance write, so a crash between the two would otherwise keep it stale).
-const FLEET_COPY_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+const FLEET_COPY_MAX_AGE: Duration = Duration::from_secs(30);
+
+/// Locks for fleet reads, shared by tenants whose ids hash alike.
+const FLEET_READ_LOCKS: usize = 64;
 
 /// Tenants whose fleet is kept in memory; beyond that the copies are dropped and read again.
 const CACHED_FLEETS: usize = 1000;
@@ -107,58 +118,87 @@ impl ApiState {
             poller,
             dummy_hash: OnceCell::new(),
             fleets: Default::default(),
+            fleet_reads: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
             latest: Default::default(),
         }))
     }
 
     /// The instance's latest metric snapshot. One from the current poll slot is served from
-    /// memory; anything older is read again, since this slot's may have been written since.
+    /// memory until the slot ends; an older one (or none) for up to [`SNAPSHOT_RECHECK`].
     pub async fn latest_snapshot(
         &self,
         tenant: &TenantId,
         instance: &InstanceId,
     ) -> Result<Option<MetricSnapshot>, StoreError> {
         let key = (tenant.clone(), instance.clone());
-        let slot = crate::polling::slot_of(self.now());
-        let latest = || self.0.latest.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(snapshot) = latest().get(&key).filter(|s| s.at >= slot) {
-            return Ok(Some(snapshot.clone()));
+        let now = self.now();
+        let slot = crate::polling::slot_of(now);
+        if let Some((snapshot, read_at)) = self.latest().get(&key)
+            && (snapshot.as_ref().is_some_and(|s| s.at >= slot) || now - *read_at < SNAPSHOT_RECHECK)
+        {
+            return Ok(snapshot.clone());
         }
+        let read_at = now;
         let found = self.0.store.metrics.latest(tenant, instance).await?;
-        if let Some(snapshot) = found.as_ref().filter(|s| s.at >= slot) {
-            let mut cached = latest();
-            if cached.len() >= CACHED_SNAPSHOTS {
-                cached.clear();
-            }
-            cached.insert(key, snapshot.clone());
-        }
+        self.keep_latest(key, found.clone(), read_at);
         Ok(found)
     }
 
+    /// Drops the kept latest snapshot of an instance this process just polled (poll now).
+    pub fn forget_latest(&self, tenant: &TenantId, instance: &InstanceId) {
+        self.latest().remove(&(tenant.clone(), instance.clone()));
+    }
+
+    fn keep_latest(&self, key: (TenantId, InstanceId), snapshot: Option<MetricSnapshot>, read_at: DateTime<Utc>) {
+        let mut cached = self.latest();
+        if cached.len() >= CACHED_SNAPSHOTS {
+            cached.clear();
+        }
+        cached.insert(key, (snapshot, read_at));
+    }
+
+    fn latest(&self) -> std::sync::MutexGuard<'_, LatestSnapshots> {
+        self.0.latest.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// All of the tenant's instances. A copy read earlier is reused while the tenant's fleet
-    /// revision has not moved, so a fleet view costs one read instead of one per instance.
+    /// revision has not moved, so a fleet view costs one read instead of one per instance; when
+    /// it has, one request reads the fleet again and those that asked meanwhile share its copy.
     pub async fn fleet(&self, tenant: &TenantId) -> Result<Arc<Vec<Instance>>, StoreError> {
         let instances = &self.0.store.instances;
+        let asked_at = Instant::now();
         // The revision is read before the instances: a write between the two makes the copy newer
         // than its revision, never older, and the next request reads again.
         let Some(revision) = instances.fleet_revision(tenant).await? else {
             return Ok(Arc::new(Vec::new()));
         };
-        let fleets = || self.0.fleets.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, read_at, fleet)) = fleets().get(tenant)
-            && *at == revision
-            && read_at.elapsed() < FLEET_COPY_MAX_AGE
+        if let Some(fleet) =
+            self.fleet_copy(tenant, |at, read_at| *at == revision && read_at.elapsed() < FLEET_COPY_MAX_AGE)
         {
-            return Ok(Arc::clone(fleet));
+            return Ok(fleet);
         }
-        let read_at = std::time::Instant::now();
+        let _reading = self.0.fleet_reads[fleet_read_lock(tenant)].lock().await;
+        // A copy whose read began after this request asked has every write it could have seen.
+        if let Some(fleet) = self.fleet_copy(tenant, |_, read_at| *read_at >= asked_at) {
+            return Ok(fleet);
+        }
+        let read_at = Instant::now();
+        let revision = instances.fleet_revision(tenant).await?.unwrap_or(revision);
         let fleet = Arc::new(instances.list_all(tenant).await?);
-        let mut cached = fleets();
+        let mut cached = self.fleets();
         if cached.len() >= CACHED_FLEETS {
             cached.clear();
         }
         cached.insert(tenant.clone(), (revision, read_at, Arc::clone(&fleet)));
         Ok(fleet)
+    }
+
+    fn fleet_copy(&self, tenant: &TenantId, usable: impl Fn(&String, &Instant) -> bool) -> Option<Arc<Vec<Instance>>> {
+        self.fleets().get(tenant).filter(|(at, read_at, _)| usable(at, read_at)).map(|(_, _, fleet)| Arc::clone(fleet))
+    }
+
+    fn fleets(&self) -> std::sync::MutexGuard<'_, FleetCopies> {
+        self.0.fleets.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn store(&self) -> &Store {
@@ -190,6 +230,10 @@ impl ApiState {
             .await
             .cloned()
     }
+}
+
+fn fleet_read_lock(tenant: &TenantId) -> usize {
+    tenant.as_str().bytes().fold(0_usize, |h, b| h.wrapping_mul(31).wrapping_add(usize::from(b))) % FLEET_READ_LOCKS
 }
 
 /// Every route, with its OpenAPI description; one `routes!` per path.

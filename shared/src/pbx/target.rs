@@ -60,22 +60,38 @@ impl TargetPolicy {
     }
 }
 
+/// System DNS lookups under way at once. Each takes a blocking thread (getaddrinfo); a sweep of
+/// thousands of 3CX systems would otherwise flood tokio's blocking pool and the DNS server, whose
+/// dropped queries then cost the resolver's 5 s timeouts.
+const CONCURRENT_LOOKUPS: usize = 32;
+
 /// The DNS resolver of the 3CX client: the system resolver, filtered by the policy.
 #[derive(Debug, Clone)]
 pub(crate) struct GuardedResolver {
     pub policy: TargetPolicy,
+    lookups: Arc<tokio::sync::Semaphore>,
+}
+
+impl GuardedResolver {
+    pub(crate) fn new(policy: TargetPolicy) -> Self {
+        Self { policy, lookups: Arc::new(tokio::sync::Semaphore::new(CONCURRENT_LOOKUPS)) }
+    }
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy;
+        let lookups = Arc::clone(&self.lookups);
         let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
         Box::pin(async move {
             if policy == TargetPolicy::AllowPrivate && (host == "localhost" || host.ends_with(".localhost")) {
                 let addrs: Addrs = Box::new(std::iter::once(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))));
                 return Ok(addrs);
             }
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let found: Vec<SocketAddr> = {
+                let _lookup = lookups.acquire().await?;
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect()
+            };
             let allowed: Vec<SocketAddr> = found.iter().copied().filter(|a| policy.allows(a.ip())).collect();
             if allowed.is_empty() {
                 let reason = if found.is_empty() { "no address" } else { "only private or reserved addresses" };
@@ -88,7 +104,7 @@ impl Resolve for GuardedResolver {
 }
 
 pub(crate) fn resolver(policy: TargetPolicy) -> Arc<GuardedResolver> {
-    Arc::new(GuardedResolver { policy })
+    Arc::new(GuardedResolver::new(policy))
 }
 
 #[cfg(test)]
@@ -122,10 +138,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_cloud_resolver_refuses_loopback_names_and_the_local_one_maps_localhost() {
-        let cloud = GuardedResolver { policy: TargetPolicy::PublicOnly };
+        let cloud = GuardedResolver::new(TargetPolicy::PublicOnly);
         assert!(cloud.resolve("localhost".parse().unwrap()).await.is_err());
         assert!(cloud.resolve("pbx-1.localhost".parse().unwrap()).await.is_err());
-        let local = GuardedResolver { policy: TargetPolicy::AllowPrivate };
+        let local = GuardedResolver::new(TargetPolicy::AllowPrivate);
         let addrs: Vec<_> = local.resolve("pbx-1.localhost".parse().unwrap()).await.unwrap().collect();
         assert_eq!(addrs, vec![SocketAddr::from((Ipv4Addr::LOCALHOST, 0))]);
     }

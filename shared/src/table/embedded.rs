@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
-use tokio::sync::Semaphore;
 
+use super::workers::Workers;
 use super::{
     Attributes, BatchWrite, Condition, Cursor, Index, Item, Key, Order, Page, Query, SortKeyRange, Table, TableError,
     TransactWrite, cursor::Resume,
@@ -34,13 +34,16 @@ const EXPIRY: TableDefinition<&[u8], &[u8]> = TableDefinition::new("expiry");
 pub struct EmbeddedTable {
     db: Arc<Database>,
     clock: Arc<dyn Clock>,
-    /// Bounds the blocking threads working on the file: redb has one writer at a time, and
-    /// hundreds of concurrent polls must not each park a thread (and its memory) on it.
-    gate: Arc<Semaphore>,
+    /// Threads for reads, and for writes: redb writes one transaction at a time, and reads must
+    /// not queue behind a burst of durable commits.
+    readers: Arc<Workers>,
+    writers: Arc<Workers>,
 }
 
-/// Store operations running at once on blocking threads.
-const CONCURRENT_OPERATIONS: usize = 8;
+/// Threads reading the file, so reads running at once.
+const READ_THREADS: usize = 6;
+/// Threads writing: one commits while the other prepares its transaction.
+const WRITE_THREADS: usize = 2;
 
 impl std::fmt::Debug for EmbeddedTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -250,33 +253,37 @@ impl EmbeddedTable {
         let txn = db.begin_write().map_err(store_err)?;
         drop(Tables::open(&txn)?);
         txn.commit().map_err(store_err)?;
-        Ok(Self { db: Arc::new(db), clock, gate: Arc::new(Semaphore::new(CONCURRENT_OPERATIONS)) })
+        let readers = Workers::start("sikurd-table-read", READ_THREADS).map_err(TableError::unavailable)?;
+        let writers = Workers::start("sikurd-table-write", WRITE_THREADS).map_err(TableError::unavailable)?;
+        Ok(Self { db: Arc::new(db), clock, readers: Arc::new(readers), writers: Arc::new(writers) })
     }
 
-    async fn blocking<T: Send + 'static>(
+    async fn read<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Database, DateTime<Utc>) -> Result<T, TableError> + Send + 'static,
     ) -> Result<T, TableError> {
-        let _permit = self.gate.acquire().await.map_err(TableError::unavailable)?;
         let db = Arc::clone(&self.db);
         let now = self.clock.now();
-        tokio::task::spawn_blocking(move || f(&db, now)).await.map_err(TableError::unavailable)?
+        self.readers.run(move || f(&db, now)).await?
     }
 
     async fn write_txn<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Tables<'_>, DateTime<Utc>) -> Result<T, TableError> + Send + 'static,
     ) -> Result<T, TableError> {
-        self.blocking(move |db, now| {
-            let txn = db.begin_write().map_err(store_err)?;
-            let out = {
-                let mut tables = Tables::open(&txn)?;
-                f(&mut tables, now)?
-            };
-            txn.commit().map_err(store_err)?;
-            Ok(out)
-        })
-        .await
+        let db = Arc::clone(&self.db);
+        let now = self.clock.now();
+        self.writers
+            .run(move || {
+                let txn = db.begin_write().map_err(store_err)?;
+                let out = {
+                    let mut tables = Tables::open(&txn)?;
+                    f(&mut tables, now)?
+                };
+                txn.commit().map_err(store_err)?;
+                Ok(out)
+            })
+            .await?
     }
 
     /// Deletes up to `limit` items whose TTL has passed, oldest first; returns how many.
@@ -305,7 +312,7 @@ impl Table for EmbeddedTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         super::validate_key(key)?;
         let key = key.clone();
-        self.blocking(move |db, now| {
+        self.read(move |db, now| {
             let txn = db.begin_read().map_err(store_err)?;
             let items = txn.open_table(ITEMS).map_err(store_err)?;
             let found = match items.get(item_key(&key).as_slice()).map_err(store_err)? {
@@ -320,7 +327,7 @@ impl Table for EmbeddedTable {
     async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, TableError> {
         super::ensure_distinct_keys(keys.iter())?;
         let keys = keys.to_vec();
-        self.blocking(move |db, now| {
+        self.read(move |db, now| {
             let txn = db.begin_read().map_err(store_err)?;
             let items = txn.open_table(ITEMS).map_err(store_err)?;
             let mut out = Vec::new();
@@ -364,7 +371,7 @@ impl Table for EmbeddedTable {
         super::validate_query(query)?;
         let resume = query.cursor.as_ref().map(|c| c.resume_for(query)).transpose()?;
         let query = query.clone();
-        self.blocking(move |db, now| {
+        self.read(move |db, now| {
             let txn = db.begin_read().map_err(store_err)?;
             let items = txn.open_table(ITEMS).map_err(store_err)?;
             let (lo, hi) = bounds(&query, resume.as_ref());

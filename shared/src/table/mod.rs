@@ -13,6 +13,7 @@ mod counting;
 mod cursor;
 mod dynamo;
 mod embedded;
+mod workers;
 
 use std::collections::HashSet;
 
