@@ -19,29 +19,33 @@ pub enum ConfigError {
     Invalid { name: &'static str, reason: String },
 }
 
-/// A snapshot of the environment variables, taken once.
-#[derive(Debug, Clone, Default)]
+/// A snapshot of the environment variables, taken once. It remembers which names were asked
+/// for, so a test can hold a function's configuration to what `template.yaml` sets.
+#[derive(Debug, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
+    asked: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
 impl Env {
     /// The process environment (variables that are not valid UTF-8 are skipped).
     pub fn from_process() -> Self {
-        Self {
-            vars: std::env::vars_os()
-                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-                .collect(),
-        }
+        Self::from_pairs(std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))))
     }
 
     pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
+        Self { vars: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(), asked: Default::default() }
     }
 
     /// A set, non-blank value.
     pub fn optional(&self, name: &'static str) -> Option<String> {
+        self.asked.lock().unwrap_or_else(|e| e.into_inner()).insert(name);
         self.vars.get(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+    }
+
+    /// Every variable name asked for so far, set or not.
+    pub fn asked(&self) -> Vec<&'static str> {
+        self.asked.lock().unwrap_or_else(|e| e.into_inner()).iter().copied().collect()
     }
 
     pub fn required(&self, name: &'static str) -> Result<String, ConfigError> {

@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod events;
+pub mod functions;
 pub mod pbx;
 pub mod polling;
 pub mod store;

@@ -2,6 +2,7 @@
 
 mod api;
 mod blobs_contract;
+mod deploy;
 mod events_contract;
 mod keys_contract;
 mod polling;

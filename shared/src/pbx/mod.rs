@@ -13,7 +13,7 @@ mod wire;
 
 use chrono::{DateTime, FixedOffset, NaiveTime, Utc, Weekday};
 
-pub use client::{PbxClient, PbxClientConfig};
+pub use client::{ClientBuildError, PbxClient, PbxClientConfig};
 pub use known::Known;
 pub use target::{TargetPolicy, is_public};
 

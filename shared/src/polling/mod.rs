@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use backup_rule::{MISSED_BACKUP_GRACE, missed_backup_due};
 pub use poller::{BatchReport, Poller};
 pub use recorder::Recorder;
-pub use scheduler::{Scheduler, TickReport};
+pub use scheduler::{Scheduler, SchedulerError, TickReport};
 
 use crate::domain::{
     Instance, InstanceId, InstanceStatus, LicenceInfo, MetricSnapshot, PollOutcome, TenantId, TrunkState,

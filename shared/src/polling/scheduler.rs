@@ -7,7 +7,7 @@ use crate::events::{DetailType, Event, EventPublisher, PublishError};
 use crate::store::{Instances, StoreError};
 
 /// What one tick did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TickReport {
     pub slot: Option<DateTime<Utc>>,
     pub instances: usize,

@@ -1,0 +1,90 @@
+//! The Lambda functions: what each reads from its environment, and its handler built on the AWS
+//! adapters. The binaries under `functions/` add only the Lambda runtime; `template.yaml` sets
+//! every variable read here (a test holds them together).
+
+pub mod api;
+pub mod poll_scheduler;
+pub mod poller;
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+
+use crate::clock::Clock;
+use crate::config::{ConfigError, Env};
+use crate::crypto::{Envelope, KmsKeys};
+use crate::events::{EventBridgePublisher, EventPublisher};
+use crate::pbx::{PbxClientConfig, TargetPolicy};
+use crate::store::Store;
+use crate::table::{DynamoTable, Table};
+
+/// A function of `template.yaml`: its name (of the package, the binary and the template's
+/// `BuildProperties.Binary`) and a check of its configuration.
+pub struct Function {
+    pub name: &'static str,
+    pub check_config: fn(&Env) -> Result<(), ConfigError>,
+}
+
+/// Every function with a package under `functions/`.
+pub const FUNCTIONS: &[Function] = &[
+    Function { name: "api", check_config: |env| api::Config::from_env(env).map(drop) },
+    Function { name: "poll-scheduler", check_config: |env| poll_scheduler::Config::from_env(env).map(drop) },
+    Function { name: "poller", check_config: |env| poller::Config::from_env(env).map(drop) },
+];
+
+/// `SIKURD_TABLE_NAME`: the DynamoDB table.
+fn table_name(env: &Env) -> Result<String, ConfigError> {
+    env.required("SIKURD_TABLE_NAME")
+}
+
+/// `SIKURD_KMS_KEY_ID`: the KMS key that wraps the data keys of secrets.
+fn kms_key_id(env: &Env) -> Result<String, ConfigError> {
+    env.required("SIKURD_KMS_KEY_ID")
+}
+
+/// `SIKURD_EVENT_BUS_NAME`: the EventBridge bus of `PollBatch` and `InstancePolled` events.
+fn event_bus_name(env: &Env) -> Result<String, ConfigError> {
+    env.required("SIKURD_EVENT_BUS_NAME")
+}
+
+/// `SIKURD_PBX_TARGETS`: `public` (the default: HTTPS to public addresses only) or `any` (also
+/// private addresses and plain HTTP; for a deployment inside a private network, and tests).
+fn pbx_client_config(env: &Env) -> Result<PbxClientConfig, ConfigError> {
+    let name = "SIKURD_PBX_TARGETS";
+    match env.optional(name).as_deref() {
+        None | Some("public") => Ok(PbxClientConfig::cloud()),
+        Some("any") => Ok(PbxClientConfig { policy: TargetPolicy::AllowPrivate, ..PbxClientConfig::cloud() }),
+        Some(other) => Err(ConfigError::Invalid { name, reason: format!("{other:?} is not `public` or `any`") }),
+    }
+}
+
+fn dynamo_table(sdk: &SdkConfig, name: &str, clock: Arc<dyn Clock>) -> Arc<dyn Table> {
+    Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), name, clock))
+}
+
+fn store(sdk: &SdkConfig, table: &str, kms_key: &str, clock: Arc<dyn Clock>) -> Store {
+    let keys = KmsKeys::new(aws_sdk_kms::Client::new(sdk), kms_key);
+    Store::new(dynamo_table(sdk, table, Arc::clone(&clock)), Envelope::new(Arc::new(keys)), clock)
+}
+
+fn event_bus(sdk: &SdkConfig, name: &str) -> Arc<dyn EventPublisher> {
+    Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(sdk), name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_variable_is_named_and_a_bad_target_policy_refused() {
+        for function in FUNCTIONS {
+            let err = (function.check_config)(&Env::default()).err().map(|e| e.to_string()).unwrap_or_default();
+            assert_eq!(err, "SIKURD_TABLE_NAME is not set", "{}", function.name);
+        }
+        let env = Env::from_pairs([("SIKURD_PBX_TARGETS", "everything")]);
+        assert!(pbx_client_config(&env).is_err());
+        let env = Env::from_pairs([("SIKURD_PBX_TARGETS", "any")]);
+        assert_eq!(pbx_client_config(&env).map(|c| c.policy).ok(), Some(TargetPolicy::AllowPrivate));
+        assert_eq!(pbx_client_config(&Env::default()).map(|c| c.policy).ok(), Some(TargetPolicy::PublicOnly));
+    }
+}

@@ -1,0 +1,84 @@
+//! `template.yaml` against the code: every function has a package, every package a function,
+//! and each function's configuration reads nothing the template does not set.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde_norway::Value;
+use sikurd::config::Env;
+use sikurd::functions::FUNCTIONS;
+
+fn repository() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+}
+
+/// The template's functions: binary name -> environment variable names.
+fn template_functions() -> BTreeMap<String, BTreeSet<String>> {
+    let text = std::fs::read_to_string(repository().join("template.yaml")).unwrap();
+    let template: Value = serde_norway::from_str(&text).unwrap();
+    let resources = template["Resources"].as_mapping().unwrap();
+    let mut functions = BTreeMap::new();
+    for (id, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id:?} has no Metadata.BuildProperties.Binary"));
+        assert_eq!(resource["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"), "{id:?}");
+        let variables = resource["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        assert!(functions.insert(binary.to_owned(), variables).is_none(), "two functions build {binary}");
+    }
+    functions
+}
+
+/// The packages under `functions/` (directories with a Cargo.toml).
+fn function_packages() -> BTreeSet<String> {
+    std::fs::read_dir(repository().join("functions"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+#[test]
+fn every_function_of_the_template_has_a_package_and_every_package_a_function() {
+    let template: BTreeSet<String> = template_functions().into_keys().collect();
+    let packages = function_packages();
+    let wired: BTreeSet<String> = FUNCTIONS.iter().map(|f| f.name.to_owned()).collect();
+    assert_eq!(template, packages, "functions in template.yaml vs packages under functions/");
+    assert_eq!(wired, packages, "sikurd::functions::FUNCTIONS vs packages under functions/");
+    for package in &packages {
+        let manifest =
+            std::fs::read_to_string(repository().join("functions").join(package).join("Cargo.toml")).unwrap();
+        assert!(manifest.contains(&format!("name = \"{package}\"")), "functions/{package} builds another name");
+    }
+}
+
+#[test]
+fn every_variable_a_function_reads_is_set_by_the_template() {
+    let template = template_functions();
+    for function in FUNCTIONS {
+        let variables = &template[function.name];
+        let env = Env::from_pairs(variables.iter().map(|name| {
+            // The values CloudFormation will fill in; what matters here is that each is set.
+            let value = match name.as_str() {
+                "SIKURD_SIGNUP_ENABLED" => "true",
+                "SIKURD_PBX_TARGETS" => "public",
+                n if n.starts_with("SIKURD_BCRYPT") => "12",
+                n if n.contains("MINUTES") || n.contains("HOURS") || n.contains("FAILURES") => "10",
+                _ => "from-the-template",
+            };
+            (name.clone(), value.to_owned())
+        }));
+        (function.check_config)(&env).unwrap_or_else(|e| panic!("{}: {e}", function.name));
+        let unset: Vec<&str> = env.asked().into_iter().filter(|name| !variables.contains(*name)).collect();
+        assert!(unset.is_empty(), "{} reads {unset:?}, which template.yaml does not set", function.name);
+        let unread: Vec<&String> = variables.iter().filter(|name| !env.asked().contains(&name.as_str())).collect();
+        assert!(unread.is_empty(), "template.yaml sets {unread:?} for {}, which it never reads", function.name);
+    }
+}
