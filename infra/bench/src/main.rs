@@ -5,6 +5,7 @@
 //! 3CX client, recorder and embedded store.
 
 mod api_list;
+mod cold_start;
 mod poll_cycle;
 mod process;
 mod store_writes;
@@ -26,6 +27,9 @@ enum Command {
     /// `GET /api/v1/instances` under concurrent load on loopback against a running local stack:
     /// throughput, p50/p99 latency, server RSS.
     ApiList(api_list::Options),
+    /// Cold-start init time of each Lambda function binary under the Runtime API emulator, and
+    /// its size zipped.
+    ColdStart(cold_start::Options),
     /// Metric rows written one poll at a time into the embedded table: rows/s and memory.
     StoreWrites(store_writes::Options),
 }
@@ -36,5 +40,6 @@ async fn main() -> anyhow::Result<()> {
         Command::PollCycle(options) => poll_cycle::run(options).await,
         Command::ApiList(options) => api_list::run(options).await,
         Command::StoreWrites(options) => store_writes::run(options).await,
+        Command::ColdStart(options) => cold_start::run(options).await,
     }
 }
