@@ -33,12 +33,20 @@ fn context() -> EncryptionContext {
 #[derive(Debug)]
 struct Counting {
     inner: Arc<dyn KeyService>,
+    generated: AtomicUsize,
     decrypts: AtomicUsize,
+}
+
+impl Counting {
+    fn over(inner: Arc<dyn KeyService>) -> Arc<Self> {
+        Arc::new(Self { inner, generated: AtomicUsize::new(0), decrypts: AtomicUsize::new(0) })
+    }
 }
 
 #[async_trait]
 impl KeyService for Counting {
     async fn generate_data_key(&self, context: &EncryptionContext) -> Result<DataKey, CryptoError> {
+        self.generated.fetch_add(1, Ordering::Relaxed);
         self.inner.generate_data_key(context).await
     }
 
@@ -88,21 +96,55 @@ mod cases {
         assert!(!sealed.ciphertext.windows(5).any(|w| w == b"admin"));
         assert_eq!(envelope.open(&sealed, &ctx).await.unwrap().as_slice(), b"admin password");
         assert!(matches!(envelope.open(&sealed, &context()).await, Err(CryptoError::DecryptFailed)));
+        let tenant = ctx.pairs().find(|(k, _)| *k == "tenant").map(|(_, v)| TenantId::parse(v).unwrap()).unwrap();
+        let sibling = EncryptionContext::pbx_credential(&tenant, &InstanceId::generate());
+        let cold = Envelope::new(keys.service.clone());
+        assert!(
+            matches!(cold.open(&sealed, &sibling).await, Err(CryptoError::DecryptFailed)),
+            "another instance of the same tenant (same data key) cannot open it"
+        );
         let mut tampered = sealed.clone();
         tampered.ciphertext[0] ^= 0x80;
         assert!(matches!(envelope.open(&tampered, &ctx).await, Err(CryptoError::DecryptFailed)));
     }
 
     pub async fn opening_a_secret_again_reuses_its_unwrapped_data_key(keys: Keys) {
-        let counting = Arc::new(Counting { inner: keys.service.clone(), decrypts: AtomicUsize::new(0) });
-        let envelope = Envelope::new(counting.clone());
         let ctx = context();
-        let sealed = envelope.seal(b"pw", &ctx).await.unwrap();
+        let sealed = Envelope::new(keys.service.clone()).seal(b"pw", &ctx).await.unwrap();
+        let counting = Counting::over(keys.service.clone());
+        let envelope = Envelope::new(counting.clone());
         for _ in 0..10 {
             envelope.open(&sealed, &ctx).await.unwrap();
         }
         assert_eq!(counting.decrypts.load(Ordering::Relaxed), 1);
         assert!(envelope.open(&sealed, &context()).await.is_err(), "a cached key is not reused in another context");
+    }
+
+    /// A poller opens the credentials of many instances: the key service is called once per
+    /// tenant, not once per instance.
+    pub async fn a_tenant_s_secrets_share_one_data_key(keys: Keys) {
+        let sealing = Counting::over(keys.service.clone());
+        let envelope = Envelope::new(sealing.clone());
+        let (a, b) = (TenantId::generate(), TenantId::generate());
+        let mut sealed = Vec::new();
+        for tenant in [&a, &b] {
+            for _ in 0..20 {
+                let ctx = EncryptionContext::pbx_credential(tenant, &InstanceId::generate());
+                sealed.push((envelope.seal(b"pw", &ctx).await.unwrap(), ctx));
+            }
+        }
+        assert_eq!(sealing.generated.load(Ordering::Relaxed), 2, "one data key per tenant");
+        for (secret, ctx) in &sealed {
+            assert_eq!(envelope.open(secret, ctx).await.unwrap().as_slice(), b"pw");
+        }
+        assert_eq!(sealing.decrypts.load(Ordering::Relaxed), 0, "the sealing process keeps its keys");
+
+        let cold = Counting::over(keys.service.clone());
+        let poller = Envelope::new(cold.clone());
+        for (secret, ctx) in &sealed {
+            assert_eq!(poller.open(secret, ctx).await.unwrap().as_slice(), b"pw");
+        }
+        assert_eq!(cold.decrypts.load(Ordering::Relaxed), 2, "a cold process unwraps one key per tenant");
     }
 }
 
@@ -123,4 +165,5 @@ for_each_key_service!(
     a_damaged_wrapped_key_does_not_unwrap,
     sealed_secrets_open_only_in_their_context,
     opening_a_secret_again_reuses_its_unwrapped_data_key,
+    a_tenant_s_secrets_share_one_data_key,
 );

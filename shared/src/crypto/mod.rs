@@ -1,8 +1,10 @@
-//! Envelope encryption of secrets. Each secret gets its own 256-bit data key; the secret is
-//! sealed with AES-256-GCM under that key, with the encryption context as additional
-//! authenticated data; the data key is stored only wrapped, by KMS ([`KmsKeys`]) or by a local
-//! master key file ([`LocalKeys`]). The context names the tenant and the object the secret
-//! belongs to, so a ciphertext copied onto another instance or tenant fails to decrypt.
+//! Envelope encryption of secrets. A secret is sealed with AES-256-GCM under a 256-bit data key,
+//! with its full encryption context (tenant and object) as additional authenticated data, so a
+//! ciphertext copied onto another instance or tenant fails to decrypt. The data key is stored
+//! only wrapped, by KMS ([`KmsKeys`]) or by a local master key file ([`LocalKeys`]), bound to the
+//! tenant ([`EncryptionContext::key_context`]): a process reuses one data key for the secrets it
+//! seals for a tenant for a while (at most [`CACHE_TTL`] and [`MAX_SEALS_PER_KEY`] secrets), and
+//! a warm process unwraps each data key once, so KMS calls grow with tenants, not instances.
 
 mod kms;
 mod local;
@@ -41,6 +43,13 @@ impl EncryptionContext {
             ("tenant", tenant.to_string()),
             ("instance", instance.to_string()),
         ]))
+    }
+
+    /// What the data key is bound to (the KMS encryption context): the tenant alone, so one
+    /// data key can serve all of a tenant's secrets.
+    pub fn key_context(&self) -> Self {
+        let tenant = self.0.get("tenant").cloned().unwrap_or_default();
+        Self(BTreeMap::from([("purpose", "tenant-secrets".to_owned()), ("tenant", tenant)]))
     }
 
     pub fn pairs(&self) -> impl Iterator<Item = (&'static str, &str)> {
@@ -87,6 +96,19 @@ pub struct SealedSecret {
     pub nonce: Vec<u8>,
     #[serde(with = "serde_bytes_b64")]
     pub ciphertext: Vec<u8>,
+    #[serde(default)]
+    pub key_scope: KeyScope,
+}
+
+/// What the wrapped data key of a sealed secret is bound to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    /// The secret's full context (a data key per secret: secrets sealed before tenant keys).
+    #[default]
+    Secret,
+    /// [`EncryptionContext::key_context`].
+    Tenant,
 }
 
 mod serde_bytes_b64 {
@@ -129,29 +151,39 @@ pub(crate) fn aes_open(
         .map_err(|_| CryptoError::DecryptFailed)
 }
 
-const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long an unwrapped data key is kept, and a data key used to seal.
+pub const CACHE_TTL: Duration = Duration::from_secs(15 * 60);
+/// Secrets sealed under one data key at most (random 96-bit nonces stay far from collisions).
+pub const MAX_SEALS_PER_KEY: u32 = 10_000;
 const CACHE_MAX: usize = 50_000;
 
-/// Seals and opens secrets. Unwrapped data keys are cached for a while, so a warm process
-/// polling the same instances does not call KMS on every poll.
+/// Seals and opens secrets, keeping data keys for a while (see the module's documentation).
 #[derive(Debug, Clone)]
 pub struct Envelope {
     keys: Arc<dyn KeyService>,
     cache: Arc<Mutex<DataKeyCache>>,
+    sealing: Arc<Mutex<SealingKeys>>,
 }
 
-/// Unwrapped data keys by a hash of (wrapped key, context), with when they were unwrapped.
+/// Unwrapped data keys by a hash of (wrapped key, key context), with when they were unwrapped.
 type DataKeyCache = HashMap<[u8; 32], (Arc<DataKeyBytes>, Instant)>;
+
+/// The data key used to seal, per key context: the key, wrapped, since when, how many sealed.
+type SealingKeys = HashMap<Vec<u8>, (Arc<DataKeyBytes>, Vec<u8>, Instant, u32)>;
+
+fn cache_key(wrapped: &[u8], key_context: &EncryptionContext) -> [u8; 32] {
+    Sha256::new().chain_update(wrapped).chain_update([0]).chain_update(key_context.canonical()).finalize().into()
+}
 
 impl Envelope {
     pub fn new(keys: Arc<dyn KeyService>) -> Self {
-        Self { keys, cache: Arc::default() }
+        Self { keys, cache: Arc::default(), sealing: Arc::default() }
     }
 
     pub async fn seal(&self, plaintext: &[u8], context: &EncryptionContext) -> Result<SealedSecret, CryptoError> {
-        let key = self.keys.generate_data_key(context).await?;
-        let (nonce, ciphertext) = aes_seal(key.plaintext.expose_secret(), plaintext, &context.canonical());
-        Ok(SealedSecret { wrapped_key: key.wrapped, nonce, ciphertext })
+        let (key, wrapped_key) = self.sealing_key(&context.key_context()).await?;
+        let (nonce, ciphertext) = aes_seal(key.expose_secret(), plaintext, &context.canonical());
+        Ok(SealedSecret { wrapped_key, nonce, ciphertext, key_scope: KeyScope::Tenant })
     }
 
     pub async fn open(
@@ -159,19 +191,44 @@ impl Envelope {
         sealed: &SealedSecret,
         context: &EncryptionContext,
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let aad = context.canonical();
-        let key = self.data_key(&sealed.wrapped_key, context, &aad).await?;
-        aes_open(key.expose_secret(), &sealed.nonce, &sealed.ciphertext, &aad)
+        let key_context = match sealed.key_scope {
+            KeyScope::Tenant => context.key_context(),
+            KeyScope::Secret => context.clone(),
+        };
+        let key = self.data_key(&sealed.wrapped_key, &key_context).await?;
+        aes_open(key.expose_secret(), &sealed.nonce, &sealed.ciphertext, &context.canonical())
+    }
+
+    async fn sealing_key(&self, key_context: &EncryptionContext) -> Result<(Arc<DataKeyBytes>, Vec<u8>), CryptoError> {
+        let id = key_context.canonical();
+        let now = Instant::now();
+        {
+            let mut sealing = self.sealing.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((key, wrapped, since, sealed)) = sealing.get_mut(&id)
+                && now.duration_since(*since) < CACHE_TTL
+                && *sealed < MAX_SEALS_PER_KEY
+            {
+                *sealed += 1;
+                return Ok((Arc::clone(key), wrapped.clone()));
+            }
+        }
+        let fresh = self.keys.generate_data_key(key_context).await?;
+        let key = Arc::new(fresh.plaintext);
+        self.remember(cache_key(&fresh.wrapped, key_context), &key, now);
+        let mut sealing = self.sealing.lock().unwrap_or_else(|e| e.into_inner());
+        if sealing.len() >= CACHE_MAX {
+            sealing.clear();
+        }
+        sealing.insert(id, (Arc::clone(&key), fresh.wrapped.clone(), now, 1));
+        Ok((key, fresh.wrapped))
     }
 
     async fn data_key(
         &self,
         wrapped: &[u8],
-        context: &EncryptionContext,
-        aad: &[u8],
+        key_context: &EncryptionContext,
     ) -> Result<Arc<DataKeyBytes>, CryptoError> {
-        let cache_key: [u8; 32] =
-            Sha256::new().chain_update(wrapped).chain_update([0]).chain_update(aad).finalize().into();
+        let cache_key = cache_key(wrapped, key_context);
         let now = Instant::now();
         {
             let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -181,7 +238,12 @@ impl Envelope {
                 return Ok(Arc::clone(key));
             }
         }
-        let key = Arc::new(self.keys.decrypt_data_key(wrapped, context).await?);
+        let key = Arc::new(self.keys.decrypt_data_key(wrapped, key_context).await?);
+        self.remember(cache_key, &key, now);
+        Ok(key)
+    }
+
+    fn remember(&self, cache_key: [u8; 32], key: &Arc<DataKeyBytes>, now: Instant) {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= CACHE_MAX {
             cache.retain(|_, (_, at)| now.duration_since(*at) < CACHE_TTL);
@@ -189,8 +251,7 @@ impl Envelope {
                 cache.clear();
             }
         }
-        cache.insert(cache_key, (Arc::clone(&key), now));
-        Ok(key)
+        cache.insert(cache_key, (Arc::clone(key), now));
     }
 }
 
@@ -206,6 +267,31 @@ mod tests {
         assert!(matches!(aes_open(&key, &nonce, &ct, b"tenant=b"), Err(CryptoError::DecryptFailed)));
         assert!(matches!(aes_open(&[8u8; 32], &nonce, &ct, b"tenant=a"), Err(CryptoError::DecryptFailed)));
         assert!(matches!(aes_open(&key, &nonce[..4], &ct, b"tenant=a"), Err(CryptoError::DecryptFailed)));
+    }
+
+    #[tokio::test]
+    async fn a_secret_sealed_with_its_own_data_key_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Arc::new(LocalKeys::open_or_create(&dir.path().join("master.key")).unwrap());
+        let ctx = EncryptionContext::pbx_credential(&TenantId::generate(), &InstanceId::generate());
+        let key = keys.generate_data_key(&ctx).await.unwrap();
+        let (nonce, ciphertext) = aes_seal(key.plaintext.expose_secret(), b"pw", &ctx.canonical());
+        let legacy: SealedSecret = serde_json::from_value(
+            serde_json::to_value(SealedSecret {
+                wrapped_key: key.wrapped,
+                nonce,
+                ciphertext,
+                key_scope: KeyScope::Secret,
+            })
+            .map(|mut v| {
+                v.as_object_mut().map(|o| o.remove("key_scope"));
+                v
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(legacy.key_scope, KeyScope::Secret, "stored before key scopes existed");
+        assert_eq!(Envelope::new(keys).open(&legacy, &ctx).await.unwrap().as_slice(), b"pw");
     }
 
     #[test]
