@@ -7,6 +7,7 @@
 mod api_list;
 mod cold_start;
 mod poll_cycle;
+mod poller_batch;
 mod process;
 mod store_writes;
 
@@ -30,6 +31,9 @@ enum Command {
     /// Cold-start init time of each Lambda function binary under the Runtime API emulator, and
     /// its size zipped.
     ColdStart(cold_start::Options),
+    /// The `poller` function binary under the Runtime API emulator over a simulated fleet:
+    /// billed duration per batch and GB-seconds per poll.
+    PollerBatch(poller_batch::Options),
     /// Metric rows written one poll at a time into the embedded table: rows/s and memory.
     StoreWrites(store_writes::Options),
 }
@@ -41,5 +45,6 @@ async fn main() -> anyhow::Result<()> {
         Command::ApiList(options) => api_list::run(options).await,
         Command::StoreWrites(options) => store_writes::run(options).await,
         Command::ColdStart(options) => cold_start::run(options).await,
+        Command::PollerBatch(options) => poller_batch::run(options).await,
     }
 }

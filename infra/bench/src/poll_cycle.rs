@@ -22,32 +22,32 @@ use crate::process::{cpu_time, peak_rss_mib, rss_mib};
 pub struct Options {
     /// Simulated 3CX systems in the fleet.
     #[arg(long, default_value_t = 10_000)]
-    instances: usize,
+    pub(crate) instances: usize,
     /// Percent of them with a fault (hanging, 5xx, wrong password, garbage, ...).
     #[arg(long, default_value_t = 3.0)]
-    faulty_percent: f64,
+    pub(crate) faulty_percent: f64,
     /// Latency of every simulated request, a random value in this range (ms).
     #[arg(long, default_value = "30..150")]
-    latency_ms: String,
+    pub(crate) latency_ms: String,
     /// Serve the simulated fleet over HTTPS (the client verifies the simulator's CA).
     #[arg(long)]
-    tls: bool,
+    pub(crate) tls: bool,
     /// Poll cycles to run; the first includes every login, later ones reuse tokens.
     #[arg(long, default_value_t = 3)]
-    cycles: u32,
+    pub(crate) cycles: u32,
     /// Seconds between the end of one cycle and the start of the next (production polls every
     /// 60 s; any gap longer than the client's keep-alive behaves the same).
     #[arg(long, default_value_t = 20)]
-    gap_secs: u64,
+    pub(crate) gap_secs: u64,
     /// Polls in flight at once in this process.
     #[arg(long, default_value_t = 1000)]
-    in_flight: usize,
+    pub(crate) in_flight: usize,
     /// The simulator binary (default: next to this one).
     #[arg(long)]
-    simulator: Option<PathBuf>,
+    pub(crate) simulator: Option<PathBuf>,
 }
 
-struct Simulator {
+pub(crate) struct Simulator {
     child: Child,
     base_port: u16,
     scheme: &'static str,
@@ -62,7 +62,7 @@ impl Drop for Simulator {
     }
 }
 
-fn start_simulator(o: &Options) -> anyhow::Result<Simulator> {
+pub(crate) fn start_simulator(o: &Options) -> anyhow::Result<Simulator> {
     let binary = match &o.simulator {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("sikurd-pbx-sim"),
@@ -95,7 +95,7 @@ fn start_simulator(o: &Options) -> anyhow::Result<Simulator> {
 }
 
 /// Registers the simulated fleet: `pbx-00001` … with admin `admin` / `pw-<name>`.
-async fn register_fleet(
+pub(crate) async fn register_fleet(
     store: &Store,
     sim: &Simulator,
     count: usize,
