@@ -303,6 +303,39 @@ async fn a_token_is_reused_across_polls_and_renewed_once_after_the_3cx_forgets_i
 }
 
 #[tokio::test]
+async fn a_token_kept_in_the_store_serves_pollers_in_other_processes() {
+    let w = world().await;
+    let instance = w.register(PbxSpec::healthy("kept-token")).await;
+    // Each poll in a new process (a new client and poller), as Lambda containers are.
+    let poll_elsewhere = || async {
+        let client = Arc::new(PbxClient::new(client_config(&w.sim)).unwrap());
+        let recorder = Recorder::new(w.f.store.clone(), w.f.tables.clock.clone());
+        let events: Arc<dyn EventPublisher> = Arc::new(InProcessBus::new());
+        let poller = Poller::new(w.f.store.clone(), client, recorder, events, 4);
+        let report = poller.poll_batch(&w.batch(&[&instance])).await;
+        assert_eq!(report.polled.len(), 1);
+        assert_eq!(report.polled[0].status, InstanceStatus::Ok);
+        w.next_slot();
+    };
+    for _ in 0..4 {
+        poll_elsewhere().await;
+    }
+    let logins = || w.sim.stats("kept-token").unwrap().logins;
+    assert_eq!(logins(), 1, "one login serves every process");
+
+    let raw = String::from_utf8_lossy(&w.f.raw_contents().await).into_owned();
+    assert!(!raw.contains("eyJ"), "the kept token is stored sealed, never as a readable JWT");
+
+    let admin = PbxSpec::healthy("kept-token").admin.unwrap();
+    let replaced = PbxCredentials::admin(&admin.username, SecretString::from(admin.password)).unwrap();
+    w.f.store.credentials.put(&w.tenant, &instance.id, &replaced).await.unwrap();
+    poll_elsewhere().await;
+    assert_eq!(logins(), 2, "a token obtained with earlier credentials is not used");
+    poll_elsewhere().await;
+    assert_eq!(logins(), 2);
+}
+
+#[tokio::test]
 async fn short_lived_tokens_are_renewed_before_they_expire() {
     let w = world().await;
     let faults = Faults { token_lifetime: Duration::from_secs(3), ..Faults::default() };

@@ -45,6 +45,15 @@ impl EncryptionContext {
         ]))
     }
 
+    /// The context of a 3CX access token kept for an instance.
+    pub fn pbx_token(tenant: &TenantId, instance: &InstanceId) -> Self {
+        Self(BTreeMap::from([
+            ("purpose", "pbx-token".to_owned()),
+            ("tenant", tenant.to_string()),
+            ("instance", instance.to_string()),
+        ]))
+    }
+
     /// What the data key is bound to (the KMS encryption context): the tenant alone, so one
     /// data key can serve all of a tenant's secrets.
     pub fn key_context(&self) -> Self {

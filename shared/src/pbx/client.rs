@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::target::{TargetPolicy, resolver};
 use super::token::{CachedToken, TokenCache, lifetime, renew_at};
 use super::wire;
-use super::{BackupFile, BackupSchedule, Known, PbxReading, PollFailure, PollReport};
+use super::{BackupFile, BackupSchedule, IssuedToken, Known, PbxReading, PollFailure, PollReport};
 use crate::domain::{InstanceId, LicenceInfo, PbxAddress, PbxCredentials, PbxVersion, Scheme, TrunkState};
 
 /// How long an idle connection to a 3CX is kept: long enough for the back-to-back requests of one
@@ -144,9 +144,10 @@ impl PbxClient {
         known: &Known,
     ) -> PollReport {
         let started = Instant::now();
+        let mut issued_token = None;
         let result = match tokio::time::timeout(
             self.config.poll_deadline,
-            self.poll_inner(instance, address, credentials, known),
+            self.poll_inner(instance, address, credentials, known, &mut issued_token),
         )
         .await
         {
@@ -156,7 +157,7 @@ impl PbxClient {
                 self.config.poll_deadline.as_secs()
             ))),
         };
-        PollReport { result, latency: started.elapsed() }
+        PollReport { result, latency: started.elapsed(), issued_token }
     }
 
     async fn poll_inner(
@@ -165,19 +166,20 @@ impl PbxClient {
         address: &PbxAddress,
         credentials: &PbxCredentials,
         known: &Known,
+        issued: &mut Option<IssuedToken>,
     ) -> Result<PbxReading, PollFailure> {
         self.check_target(address)?;
         let fingerprint = fingerprint(address, credentials);
-        let cached = self.tokens.get(instance, &fingerprint, Instant::now());
+        let cached = self.tokens.get(instance, &fingerprint, Instant::now()).or_else(|| known.token.clone());
         let from_cache = cached.is_some();
         let token = match cached {
             Some(t) => t,
-            None => self.login(instance, address, credentials, fingerprint).await?,
+            None => self.login(instance, address, credentials, fingerprint, issued).await?,
         };
         match self.read_all(address, &token, known).await {
             Err(Fetch::Unauthorized) if from_cache => {
                 self.tokens.forget(instance);
-                let token = self.login(instance, address, credentials, fingerprint).await?;
+                let token = self.login(instance, address, credentials, fingerprint, issued).await?;
                 self.read_all(address, &token, known).await.map_err(|e| e.into_failure("SystemStatus"))
             }
             other => other.map_err(|e| e.into_failure("SystemStatus")),
@@ -206,6 +208,7 @@ impl PbxClient {
         address: &PbxAddress,
         credentials: &PbxCredentials,
         fingerprint: [u8; 32],
+        issued: &mut Option<IssuedToken>,
     ) -> Result<SecretString, PollFailure> {
         self.logins.fetch_add(1, Ordering::Relaxed);
         let base = address.base_url();
@@ -265,10 +268,11 @@ impl PbxClient {
         let now = Instant::now();
         let life = lifetime(&token.access_token, token.expires_in);
         let secret = SecretString::from(token.access_token);
-        self.tokens.put(
-            instance,
-            CachedToken { token: secret.clone(), renew_at: renew_at(now, life), credentials: fingerprint },
-        );
+        let renew = renew_at(now, life);
+        self.tokens.put(instance, CachedToken { token: secret.clone(), renew_at: renew, credentials: fingerprint });
+        *issued = chrono::Duration::from_std(renew - now)
+            .ok()
+            .map(|left| IssuedToken { token: secret.clone(), renew_at: chrono::Utc::now() + left });
         Ok(secret)
     }
 

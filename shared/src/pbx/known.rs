@@ -1,4 +1,5 @@
 use chrono::{DateTime, Utc};
+use secrecy::SecretString;
 
 use crate::domain::TrunkState;
 
@@ -18,12 +19,15 @@ pub struct Known {
     pub trunks: Vec<TrunkState>,
     /// `LastBackupDateTime` as of the last poll that read the backup list.
     pub last_backup_at: Option<DateTime<Utc>>,
+    /// A token an earlier poll obtained (perhaps in another process) for these credentials and
+    /// this address, still fresh; used when the process has none of its own.
+    pub token: Option<SecretString>,
 }
 
 impl Known {
     /// Nothing known: read everything.
     pub fn nothing() -> Self {
-        Self { full: true, trunks: Vec::new(), last_backup_at: None }
+        Self { full: true, trunks: Vec::new(), last_backup_at: None, token: None }
     }
 
     pub(super) fn trunks_unchanged(&self, registered: Option<i64>, total: Option<i64>) -> bool {

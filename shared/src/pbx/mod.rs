@@ -94,4 +94,14 @@ impl std::fmt::Display for PollFailure {
 pub struct PollReport {
     pub result: Result<PbxReading, PollFailure>,
     pub latency: std::time::Duration,
+    /// The token this poll logged in for, if it did: worth keeping for the next poll, which may
+    /// run in another process.
+    pub issued_token: Option<IssuedToken>,
+}
+
+/// A 3CX access token and when to stop using it.
+#[derive(Clone, Debug)]
+pub struct IssuedToken {
+    pub token: secrecy::SecretString,
+    pub renew_at: DateTime<Utc>,
 }

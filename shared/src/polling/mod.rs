@@ -52,6 +52,7 @@ pub fn known_of(instance: &Instance, slot: DateTime<Utc>) -> Known {
         full: !healthy || slot_index == own_slot,
         trunks: instance.trunks.clone(),
         last_backup_at: instance.backups_seen.reported_at,
+        token: None,
     }
 }
 

@@ -7,7 +7,7 @@ use futures_util::stream::FuturesUnordered;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{InstancePolled, PollBatch, PollTarget, Recorder};
-use crate::domain::{InstanceStatus, PbxCredentials};
+use crate::domain::InstanceStatus;
 use crate::events::{DetailType, Event, EventHandler, EventPublisher, HandlerError};
 use crate::pbx::{PbxClient, PollFailure, PollReport};
 use crate::store::{Store, StoreError};
@@ -141,11 +141,24 @@ impl Poller {
         if !instance.is_active() {
             return Ok(None);
         }
-        let report = match self.credentials(&instance.tenant_id, &instance.id).await {
-            Ok(Some(credentials)) => {
+        let base_url = instance.address.base_url();
+        let now = self.recorder.now();
+        let report = match self.store.credentials.for_poll(&instance.tenant_id, &instance.id, &base_url, now).await {
+            Ok(Some(kept)) => {
                 let mut known = super::known_of(&instance, batch.slot);
                 known.full |= full;
-                self.client.poll(&instance.id, &instance.address, &credentials, &known).await
+                known.token = kept.token;
+                let report = self.client.poll(&instance.id, &instance.address, &kept.credentials, &known).await;
+                if let Some(issued) = &report.issued_token
+                    && let Err(e) = self
+                        .store
+                        .credentials
+                        .keep_token(&instance.tenant_id, &instance.id, &kept.seal, &base_url, issued)
+                        .await
+                {
+                    tracing::warn!(tenant = %instance.tenant_id, instance = %instance.id, error = %e, "the 3CX token was not kept");
+                }
+                report
             }
             Ok(None) => failed(PollFailure::LoginFailed("no 3CX credentials are stored".into())),
             Err(e) => {
@@ -157,18 +170,10 @@ impl Poller {
         log_poll(&polled, &report);
         Ok(Some(polled))
     }
-
-    async fn credentials(
-        &self,
-        tenant: &crate::domain::TenantId,
-        instance: &crate::domain::InstanceId,
-    ) -> Result<Option<PbxCredentials>, StoreError> {
-        self.store.credentials.get(tenant, instance).await
-    }
 }
 
 fn failed(failure: PollFailure) -> PollReport {
-    PollReport { result: Err(failure), latency: std::time::Duration::ZERO }
+    PollReport { result: Err(failure), latency: std::time::Duration::ZERO, issued_token: None }
 }
 
 fn log_poll(polled: &InstancePolled, report: &PollReport) {

@@ -80,6 +80,10 @@ impl Recorder {
         Self { store, clock }
     }
 
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Records one poll of `instance` for `slot` and returns the event describing it.
     pub async fn record(
         &self,

@@ -101,6 +101,11 @@ pub fn credential(tenant: &TenantId, instance: &InstanceId) -> Key {
     Key::new(tenant_partition(tenant), format!("CREDENTIAL#{instance}"))
 }
 
+/// The 3CX access token kept for the instance's current credentials.
+pub fn credential_token(tenant: &TenantId, instance: &InstanceId) -> Key {
+    Key::new(tenant_partition(tenant), format!("CREDENTIAL_TOKEN#{instance}"))
+}
+
 /// One metric row per instance and poll slot.
 pub fn metric(tenant: &TenantId, instance: &InstanceId, at: DateTime<Utc>) -> Key {
     Key::new(instance_partition(tenant, instance), format!("METRIC#{}", sortable_time(at)))
