@@ -4,6 +4,7 @@
 //! Binaries (the Lambda functions under `functions/`, the local stack under `infra/`) only read
 //! configuration, build adapters and call into this crate.
 
+pub mod alerts;
 pub mod api;
 pub mod aws;
 pub mod blobs;
