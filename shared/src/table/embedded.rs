@@ -22,8 +22,10 @@ use super::{
 };
 use crate::clock::Clock;
 
-/// The page cache: enough for the hot items of a large fleet, and a bounded footprint.
-pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// The page cache: the hot items of a 10,000-instance fleet (instances, credentials, tokens)
+/// fit; colder pages come from the operating system's cache. 64 MiB took a 10,000-instance
+/// poll process to 255 MiB after six cycles, 32 MiB keeps it well under 256 MiB.
+pub const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 const ITEMS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("items");
 const GSI1: TableDefinition<&[u8], &[u8]> = TableDefinition::new("gsi1");
