@@ -14,7 +14,8 @@ use crate::clock::Clock;
 use crate::config::{ConfigError, Env};
 use crate::crypto::{Envelope, KmsKeys};
 use crate::events::{EventBridgePublisher, EventPublisher};
-use crate::pbx::{PbxClientConfig, TargetPolicy};
+use crate::pbx::{ClientBuildError, PbxClient, PbxClientConfig, TargetPolicy};
+use crate::polling::{Poller, Recorder};
 use crate::store::Store;
 use crate::table::{DynamoTable, Table};
 
@@ -55,6 +56,40 @@ fn pbx_client_config(env: &Env) -> Result<PbxClientConfig, ConfigError> {
         None | Some("public") => Ok(PbxClientConfig::cloud()),
         Some("any") => Ok(PbxClientConfig { policy: TargetPolicy::AllowPrivate, ..PbxClientConfig::cloud() }),
         Some(other) => Err(ConfigError::Invalid { name, reason: format!("{other:?} is not `public` or `any`") }),
+    }
+}
+
+/// What a function that polls 3CX systems reads: `poller`, and `api` for "poll now".
+#[derive(Clone, Debug)]
+pub struct PollingConfig {
+    table: String,
+    kms_key: String,
+    event_bus: String,
+    pbx: PbxClientConfig,
+}
+
+impl PollingConfig {
+    fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table: table_name(env)?,
+            kms_key: kms_key_id(env)?,
+            event_bus: event_bus_name(env)?,
+            pbx: pbx_client_config(env)?,
+        })
+    }
+
+    /// The store and a poller on it, polling at most `concurrency` 3CX systems at once.
+    fn build(
+        &self,
+        sdk: &SdkConfig,
+        clock: Arc<dyn Clock>,
+        concurrency: usize,
+    ) -> Result<(Store, Poller), ClientBuildError> {
+        let store = store(sdk, &self.table, &self.kms_key, Arc::clone(&clock));
+        let client = Arc::new(PbxClient::new(self.pbx.clone())?);
+        let recorder = Recorder::new(store.clone(), clock);
+        let poller = Poller::new(store.clone(), client, recorder, event_bus(sdk, &self.event_bus), concurrency);
+        Ok((store, poller))
     }
 }
 

@@ -4,28 +4,20 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::clock::{Clock, SystemClock};
+use super::PollingConfig;
+use crate::clock::SystemClock;
 use crate::config::{ConfigError, Env};
 use crate::events::{DetailType, Event};
-use crate::pbx::{PbxClient, PbxClientConfig};
-use crate::polling::{BATCH_SIZE, PollBatch, Poller, Recorder};
+use crate::polling::{BATCH_SIZE, PollBatch, Poller};
 
 #[derive(Clone, Debug)]
 pub struct Config {
-    table: String,
-    kms_key: String,
-    event_bus: String,
-    pbx: PbxClientConfig,
+    polling: PollingConfig,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self {
-            table: super::table_name(env)?,
-            kms_key: super::kms_key_id(env)?,
-            event_bus: super::event_bus_name(env)?,
-            pbx: super::pbx_client_config(env)?,
-        })
+        Ok(Self { polling: PollingConfig::from_env(env)? })
     }
 }
 
@@ -51,12 +43,8 @@ pub struct Handler {
 
 impl Handler {
     pub fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Result<Self, crate::pbx::ClientBuildError> {
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let store = super::store(sdk, &config.table, &config.kms_key, Arc::clone(&clock));
-        let client = Arc::new(PbxClient::new(config.pbx.clone())?);
-        let recorder = Recorder::new(store.clone(), clock);
-        let events = super::event_bus(sdk, &config.event_bus);
-        Ok(Self { poller: Poller::new(store, client, recorder, events, BATCH_SIZE) })
+        let (_, poller) = config.polling.build(sdk, Arc::new(SystemClock), BATCH_SIZE)?;
+        Ok(Self { poller })
     }
 
     pub async fn handle(&self, event: &Event) -> Result<BatchOutcome, PollerError> {
