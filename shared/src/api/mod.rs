@@ -178,8 +178,9 @@ impl ApiState {
             return Ok(fleet);
         }
         let _reading = self.0.fleet_reads[fleet_read_lock(tenant)].lock().await;
-        // A copy whose read began after this request asked has every write it could have seen.
-        if let Some(fleet) = self.fleet_copy(tenant, |_, read_at| *read_at >= asked_at) {
+        // A copy at the revision this request read, or whose read began after it asked, has
+        // every write it could have seen.
+        if let Some(fleet) = self.fleet_copy(tenant, |at, read_at| *at == revision || *read_at >= asked_at) {
             return Ok(fleet);
         }
         let read_at = Instant::now();
