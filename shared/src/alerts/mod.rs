@@ -112,12 +112,6 @@ pub struct EvaluationState {
     pub recently_resolved: Vec<RecentlyResolved>,
 }
 
-impl EvaluationState {
-    pub fn is_open(&self, kind: AlertKind, subject: &str) -> bool {
-        self.open.iter().any(|a| a.kind == kind && a.subject == subject)
-    }
-}
-
 /// A change to an alert.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Transition {

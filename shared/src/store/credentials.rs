@@ -73,10 +73,7 @@ impl Credentials {
         let Some(item) = self.table.get(&keys::credential(tenant, instance)).await? else {
             return Ok(None);
         };
-        let stored: StoredCredential = from_item(item)?;
-        let context = EncryptionContext::pbx_credential(tenant, instance);
-        let plaintext = self.envelope.open(&stored.sealed, &context).await?;
-        Ok(Some(PbxCredentials::from_plaintext(&plaintext)?))
+        self.open(tenant, instance, &from_item(item)?).await.map(Some)
     }
 
     /// The credentials and the token kept for them, if it was obtained from `base_url` and is
@@ -101,8 +98,7 @@ impl Credentials {
             }
         }
         let Some(stored) = credential else { return Ok(None) };
-        let context = EncryptionContext::pbx_credential(tenant, instance);
-        let credentials = PbxCredentials::from_plaintext(&self.envelope.open(&stored.sealed, &context).await?)?;
+        let credentials = self.open(tenant, instance, &stored).await?;
         let seal = seal_name(&stored.sealed);
         let token = match token.filter(|t| t.credentials_seal == seal && t.base_url == base_url && now < t.renew_at) {
             Some(kept) => {
@@ -113,6 +109,16 @@ impl Credentials {
             None => None,
         };
         Ok(Some(PollCredentials { credentials, token, seal }))
+    }
+
+    async fn open(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceId,
+        stored: &StoredCredential,
+    ) -> Result<PbxCredentials, StoreError> {
+        let context = EncryptionContext::pbx_credential(tenant, instance);
+        Ok(PbxCredentials::from_plaintext(&self.envelope.open(&stored.sealed, &context).await?)?)
     }
 
     /// Keeps a token a poll obtained, for the credentials named by `seal`.
