@@ -14,6 +14,7 @@ pub mod crypto;
 pub mod domain;
 pub mod events;
 pub mod functions;
+pub mod notify;
 pub mod pbx;
 pub mod polling;
 pub mod store;

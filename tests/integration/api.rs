@@ -1161,6 +1161,9 @@ mod audit {
 }
 
 mod isolation {
+    use sikurd::alerts::{Alert, AlertChange, AlertKind, AlertStatus, InstanceAlerts, OpenAlert, Severity};
+    use sikurd::domain::AlertId;
+
     use super::*;
 
     const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
@@ -1191,6 +1194,66 @@ mod isolation {
         !matches!(*m, Method::GET | Method::HEAD)
     }
 
+    /// A body the route would take from A, so that only the tenant can be why B is refused.
+    fn body_for(op: &Operation, a_channel: &str) -> Value {
+        match (op.method.as_str(), op.path.as_str()) {
+            ("PATCH", "/api/v1/users/{id}" | "/api/v1/instances/{id}" | "/api/v1/channels/{id}") => {
+                json!({ "name": "B was here" })
+            }
+            ("POST", "/api/v1/alerts/{id}/ack" | "/api/v1/alerts/{id}/resolve") => json!({ "reason": "B was here" }),
+            ("PUT", "/api/v1/routes/{id}") => json!({ "name": "B was here", "channels": [a_channel] }),
+            ("PUT", "/api/v1/maintenance-windows/{id}") => json!({
+                "scope": "tenant",
+                "reason": "B was here",
+                "schedule": { "type": "weekly", "days": ["mon"], "start": "01:00", "duration_minutes": 60 }
+            }),
+            ("PUT", "/api/v1/rule-overrides/{id}") => json!({ "scope": "tenant" }),
+            ("POST", "/api/v1/instances/{id}/mute") => json!({ "hours": 1 }),
+            _ => json!({}),
+        }
+    }
+
+    /// An open alert of A's instance, written as the evaluator would.
+    async fn open_alert(api: &ApiFixture, tenant: &TenantId, instance: &InstanceId) -> AlertId {
+        let now = api.clock().now();
+        let detail = "trunk A-secret-trunk is offline".to_owned();
+        let alert = Alert {
+            id: AlertId::generate(),
+            tenant_id: tenant.clone(),
+            instance_id: instance.clone(),
+            instance_name: "A-secret-instance-name".into(),
+            group: Some("A-group".into()),
+            kind: AlertKind::TrunkDown,
+            subject: "A-secret-trunk".into(),
+            severity: Severity::Critical,
+            detail: detail.clone(),
+            flapping: false,
+            status: AlertStatus::Open,
+            opened_at: now,
+            acknowledged: None,
+            resolved: None,
+            silenced_until: None,
+            history: vec![AlertChange::Opened { at: now, severity: Severity::Critical, detail }],
+        };
+        let mut state = InstanceAlerts { active: vec![alert.clone()], ..InstanceAlerts::default() };
+        state.evaluation.open.push(OpenAlert {
+            kind: alert.kind,
+            subject: alert.subject.clone(),
+            severity: alert.severity,
+            opened_at: now,
+            flapping: false,
+        });
+        api.store().alerts.commit(tenant, instance, 0, &state, std::slice::from_ref(&alert), Vec::new()).await.unwrap();
+        alert.id
+    }
+
+    /// Creates one of A's alert settings through the API; its id.
+    async fn create(api: &ApiFixture, owner: &Session, uri: &str, body: Value) -> String {
+        let res = api.send(owner.post(uri).json(body)).await;
+        assert_eq!(res.status, StatusCode::CREATED, "{uri}: {}", res.text);
+        res.json["id"].as_str().unwrap().to_owned()
+    }
+
     #[tokio::test]
     async fn every_documented_route_refuses_other_tenants_objects_and_unauthenticated_or_csrf_less_requests() {
         let api = ApiFixture::new();
@@ -1206,6 +1269,35 @@ mod isolation {
             .unwrap();
         let backup = BackupRecord { at: now, size_bytes: Some(42), outcome: BackupOutcome::Succeeded };
         api.store().backups.record(&tenant_a, &instance_id(&a_instance), "a.zip", &backup).await.unwrap();
+        let a_alert = open_alert(&api, &tenant_a, &instance_id(&a_instance)).await.to_string();
+        let a_channel = create(
+            &api,
+            &a_owner,
+            "/api/v1/channels",
+            json!({ "name": "A-secret-channel", "type": "webhook", "url": "https://hooks.a.example/A-secret-hook" }),
+        )
+        .await;
+        let a_route =
+            create(&api, &a_owner, "/api/v1/routes", json!({ "name": "A-secret-route", "channels": [a_channel] }))
+                .await;
+        let a_window = create(
+            &api,
+            &a_owner,
+            "/api/v1/maintenance-windows",
+            json!({
+                "scope": { "instance": a_instance },
+                "reason": "A-secret-window",
+                "schedule": { "type": "weekly", "days": ["sun"], "start": "03:00", "duration_minutes": 60 }
+            }),
+        )
+        .await;
+        let a_override = create(
+            &api,
+            &a_owner,
+            "/api/v1/rule-overrides",
+            json!({ "scope": { "group": "A-group" }, "thresholds": { "unreachable_polls": 7 } }),
+        )
+        .await;
         let b_owner = api.sign_up("Tenant B", "owner@b.example").await;
         let b_viewer = api.add_user(&b_owner, "viewer", "viewer@b.example").await;
         api.add_instance(&b_owner, "B instance", None).await;
@@ -1213,9 +1305,19 @@ mod isolation {
             a_owner.user_id.as_str(),
             a_viewer.user_id.as_str(),
             a_instance.as_str(),
+            a_alert.as_str(),
+            a_channel.as_str(),
+            a_route.as_str(),
+            a_window.as_str(),
+            a_override.as_str(),
             tenant_a.as_str(),
             "A-secret-instance-name",
             "A-group",
+            "A-secret-trunk",
+            "A-secret-channel",
+            "hooks.a.example",
+            "A-secret-route",
+            "A-secret-window",
             "@a.example",
         ];
 
@@ -1244,6 +1346,31 @@ mod isolation {
             "GET /api/v1/instances/{id}/backups",
             "GET /api/v1/audit",
             "GET /api/v1/export/instances.csv",
+            "GET /api/v1/alerts",
+            "GET /api/v1/alerts/{id}",
+            "POST /api/v1/alerts/{id}/ack",
+            "POST /api/v1/alerts/{id}/resolve",
+            "GET /api/v1/export/alerts.csv",
+            "GET /api/v1/channels",
+            "POST /api/v1/channels",
+            "GET /api/v1/channels/{id}",
+            "PATCH /api/v1/channels/{id}",
+            "DELETE /api/v1/channels/{id}",
+            "POST /api/v1/channels/{id}/test",
+            "GET /api/v1/routes",
+            "POST /api/v1/routes",
+            "PUT /api/v1/routes/{id}",
+            "DELETE /api/v1/routes/{id}",
+            "GET /api/v1/maintenance-windows",
+            "POST /api/v1/maintenance-windows",
+            "PUT /api/v1/maintenance-windows/{id}",
+            "DELETE /api/v1/maintenance-windows/{id}",
+            "POST /api/v1/instances/{id}/mute",
+            "GET /api/v1/rule-overrides",
+            "POST /api/v1/rule-overrides",
+            "PUT /api/v1/rule-overrides/{id}",
+            "DELETE /api/v1/rule-overrides/{id}",
+            "GET /api/v1/rules",
         ];
         for route in promised {
             assert!(documented.contains(route), "{route} is not in the document: {documented:#?}");
@@ -1257,13 +1384,27 @@ mod isolation {
             )
         );
 
+        // Each `{id}` is an object of A of the kind the path names.
+        let ids = [
+            ("/api/v1/users/", &a_viewer.user_id),
+            ("/api/v1/instances/", &a_instance),
+            ("/api/v1/alerts/", &a_alert),
+            ("/api/v1/channels/", &a_channel),
+            ("/api/v1/routes/", &a_route),
+            ("/api/v1/maintenance-windows/", &a_window),
+            ("/api/v1/rule-overrides/", &a_override),
+        ];
         let mut checked = 0;
         for op in &ops {
-            let uri = op
-                .path
-                .replace("{id}", if op.path.starts_with("/api/v1/users/") { &a_viewer.user_id } else { &a_instance });
+            let uri = match ids.iter().find(|(prefix, _)| op.path.starts_with(prefix)) {
+                Some((_, id)) => op.path.replace("{id}", id),
+                None => {
+                    assert!(!op.path.contains("{id}"), "{}: no object of A for its id", op.path);
+                    op.path.clone()
+                }
+            };
             let label = format!("{} {}", op.method, op.path);
-            let with_body = |r: Req| if is_unsafe(&op.method) { r.json(json!({})) } else { r };
+            let with_body = |r: Req| if is_unsafe(&op.method) { r.json(body_for(op, &a_channel)) } else { r };
             if op.public {
                 let res = api.send(with_body(Req::new(op.method.clone(), &uri))).await;
                 assert!(res.status.as_u16() < 500, "{label}: {}", res.text);
@@ -1301,14 +1442,24 @@ mod isolation {
                 } else {
                     assert_ne!(res.status, StatusCode::NOT_FOUND, "{label}: documented but not routed");
                 }
+                let mut shown = res.json.clone();
+                if op.path == "/api/v1/audit" {
+                    // B's log keeps the ids B itself sent, as targets of its refused requests.
+                    for entry in shown["items"].as_array_mut().into_iter().flatten() {
+                        if entry["result"] == "failed" {
+                            entry["target"] = Value::Null;
+                        }
+                    }
+                }
+                let shown = if shown.is_null() { res.text.clone() } else { shown.to_string() };
                 for marker in a_markers {
-                    assert!(!res.text.contains(marker), "{label} as {who} shows A's {marker}: {}", res.text);
+                    assert!(!shown.contains(marker), "{label} as {who} shows A's {marker}: {}", res.text);
                 }
             }
             checked += 1;
         }
         assert_eq!(checked, ops.iter().filter(|o| !o.public).count());
-        assert!(checked >= 17, "{checked} signed-in operations checked");
+        assert!(checked >= 40, "{checked} signed-in operations checked");
 
         let a_view = api.send(a_owner.get(&format!("/api/v1/instances/{a_instance}"))).await;
         assert_eq!(
@@ -1320,5 +1471,21 @@ mod isolation {
         let a_team = api.send(a_owner.get("/api/v1/users")).await;
         assert_eq!(a_team.json["items"].as_array().unwrap().len(), 2, "A's users are untouched");
         assert_eq!(api.send(a_viewer.get("/api/v1/me")).await.status, StatusCode::OK, "A's sessions are untouched");
+        let a_alert_view = api.send(a_owner.get(&format!("/api/v1/alerts/{a_alert}"))).await;
+        assert_eq!(a_alert_view.json["status"], "open", "A's alert is untouched: {}", a_alert_view.text);
+        let a_channel_view = api.send(a_owner.get(&format!("/api/v1/channels/{a_channel}"))).await;
+        assert_eq!(a_channel_view.json["name"], "A-secret-channel", "A's channel is untouched");
+        for (uri, id, field, value) in [
+            ("/api/v1/routes", &a_route, "name", json!("A-secret-route")),
+            ("/api/v1/maintenance-windows", &a_window, "reason", json!("A-secret-window")),
+            ("/api/v1/rule-overrides", &a_override, "thresholds", json!({ "unreachable_polls": 7 })),
+        ] {
+            let listed = api.send(a_owner.get(uri)).await;
+            assert_eq!(listed.json["items"].as_array().map(Vec::len), Some(1), "{uri}: {}", listed.text);
+            let item = &listed.json["items"][0];
+            assert_eq!((&item["id"], &item[field]), (&json!(id), &value), "{uri} of A is untouched");
+        }
+        let audit = api.send(a_owner.get("/api/v1/audit?limit=200")).await;
+        assert!(!audit.text.contains("b.example"), "nothing of B reached A's audit log: {}", audit.text);
     }
 }

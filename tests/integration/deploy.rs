@@ -68,7 +68,8 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
             // The values CloudFormation will fill in; what matters here is that each is set.
             let value = match name.as_str() {
                 "SIKURD_SIGNUP_ENABLED" => "true",
-                "SIKURD_PBX_TARGETS" => "public",
+                n if n.ends_with("_TARGETS") => "public",
+                n if n.ends_with("_EMAIL") => "alerts@example.com",
                 n if n.starts_with("SIKURD_BCRYPT") => "12",
                 n if n.contains("MINUTES") || n.contains("HOURS") || n.contains("FAILURES") => "10",
                 _ => "from-the-template",

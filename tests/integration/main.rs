@@ -1,5 +1,7 @@
 //! Sikurd's integration tests: one binary, real servers (moto for AWS APIs, simulators).
 
+mod alert_settings_api;
+mod alerts;
 mod api;
 mod blobs_contract;
 mod deploy;

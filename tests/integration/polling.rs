@@ -457,14 +457,66 @@ async fn a_poll_reads_only_what_the_system_status_shows_changed() {
 }
 
 #[tokio::test]
-async fn a_steady_poll_writes_one_item() {
+async fn a_steady_poll_writes_its_metric_row_and_a_batch_one_poll_record() {
     let w = world().await;
-    let instance = w.register(PbxSpec::healthy("steady")).await;
-    w.poller.poll_batch(&w.batch(&[&instance])).await;
+    let mut fleet = Vec::new();
+    for i in 0..5 {
+        fleet.push(w.register(PbxSpec::healthy(format!("steady-{i}"))).await);
+    }
+    let fleet: Vec<&Instance> = fleet.iter().collect();
+    w.poller.poll_batch(&w.batch(&fleet)).await;
     w.next_slot();
     w.f.counting.reset();
-    w.poller.poll_batch(&w.batch(&[&instance])).await;
-    assert_eq!(w.f.counting.counts().items_written, 1, "only the metric row");
+    w.poller.poll_batch(&w.batch(&fleet)).await;
+    assert_eq!(w.f.counting.counts().items_written, 6, "five metric rows and the batch's record");
+}
+
+#[tokio::test]
+async fn an_instance_no_batch_recorded_for_three_minutes_opens_no_data_and_its_next_poll_resolves_it() {
+    let w = world().await;
+    let clock = w.f.tables.clock.clone();
+    let instance = w.register(PbxSpec::healthy("forgotten")).await;
+    let notifier = Arc::new(sikurd_tests::receiver::RecordingNotifier::default());
+    let dispatcher = sikurd::alerts::Dispatcher::new(w.f.store.clone(), notifier, clock.clone());
+    let evaluator = Arc::new(sikurd::alerts::Evaluator::new(w.f.store.clone(), clock.clone(), dispatcher, None));
+    w.bus.subscribe(DetailType::INSTANCE_POLLED, evaluator.clone());
+    w.bus.subscribe(DetailType::INSTANCE_NOT_POLLED, evaluator);
+    let scheduler =
+        Scheduler::new(w.f.store.instances.clone(), Arc::new(w.bus.clone())).watching(w.f.store.poll_log.clone());
+    let no_data = || async {
+        let filter = sikurd::store::AlertFilter {
+            kind: Some(sikurd::alerts::AlertKind::NoData),
+            ..sikurd::store::AlertFilter::default()
+        };
+        w.f.store.alerts.list(&w.tenant, &filter, 10, None).await.unwrap().items
+    };
+
+    // The scheduler was not running before: nothing is reported for those minutes.
+    for _ in 0..4 {
+        w.next_slot();
+    }
+    // Ticks run, but nothing polls (no poller subscribed): the third tick in a row reports it.
+    let mut reports = Vec::new();
+    for _ in 0..4 {
+        reports.push(scheduler.tick(clock.now()).await.unwrap().not_polled);
+        w.bus.idle().await;
+        w.next_slot();
+    }
+    assert_eq!(reports, [0, 0, 0, 1], "reported once three ticked minutes passed without a poll");
+    let open = no_data().await;
+    assert_eq!(open.len(), 1, "{open:#?}");
+    assert_eq!((open[0].instance_id.clone(), open[0].status), (instance.id.clone(), sikurd::alerts::AlertStatus::Open));
+    assert!(open[0].detail.contains("our polling is failing"), "{}", open[0].detail);
+
+    w.bus.subscribe(DetailType::POLL_BATCH, Arc::new(w.poller.clone()));
+    let report = scheduler.tick(clock.now()).await.unwrap();
+    assert_eq!(report.not_polled, 1, "not polled yet when this tick began");
+    w.bus.idle().await;
+    let after = no_data().await;
+    assert_eq!(after.len(), 1, "no second alert: {after:#?}");
+    assert_eq!(after[0].status, sikurd::alerts::AlertStatus::Resolved, "the poll resolved it");
+    w.next_slot();
+    assert_eq!(scheduler.tick(clock.now()).await.unwrap().not_polled, 0);
 }
 
 async fn pii_never_reaches_the_store(f: StoreFixture) {

@@ -260,6 +260,7 @@ impl CloudResources {
             ("SIKURD_TABLE_NAME", self.table.as_str()),
             ("SIKURD_KMS_KEY_ID", self.kms_key.as_str()),
             ("SIKURD_EVENT_BUS_NAME", self.event_bus.as_str()),
+            ("SIKURD_SENDER_EMAIL", "alerts@sikurd.example"),
         ]
         .into_iter()
         .chain(extra.iter().copied())

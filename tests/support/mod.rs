@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod lambda;
+pub mod receiver;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;

@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = api::Config::from_env(&Env::from_process()).map_err(|e| Error::from(e.to_string()))?;
     let sdk = sikurd::aws::load_sdk_config().await;
-    let app = api::app(config, &sdk)?.layer(axum::middleware::map_request(client_addr));
+    let app = api::app(config, &sdk).await?.layer(axum::middleware::map_request(client_addr));
     lambda_http::run(app).await
 }
 

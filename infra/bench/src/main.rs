@@ -4,6 +4,7 @@
 //! that its CPU and memory are not counted) through the real scheduler, in-process bus, poller,
 //! 3CX client, recorder and embedded store.
 
+mod alert_evaluation;
 mod api_list;
 mod cold_start;
 mod poll_cycle;
@@ -25,6 +26,9 @@ enum Command {
     /// Poll cycles over a simulated fleet: wall time, polls/s, CPU ms per poll, peak RSS,
     /// store writes per poll.
     PollCycle(poll_cycle::Options),
+    /// The alert evaluator over `InstancePolled` events: events/s, table reads and writes per
+    /// event (first event of each instance, steady minutes, minutes with alerts changing).
+    AlertEvaluation(alert_evaluation::Options),
     /// `GET /api/v1/instances` under concurrent load on loopback against a running local stack:
     /// throughput, p50/p99 latency, server RSS.
     ApiList(api_list::Options),
@@ -42,6 +46,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::PollCycle(options) => poll_cycle::run(options).await,
+        Command::AlertEvaluation(options) => alert_evaluation::run(options).await,
         Command::ApiList(options) => api_list::run(options).await,
         Command::StoreWrites(options) => store_writes::run(options).await,
         Command::ColdStart(options) => cold_start::run(options).await,

@@ -141,7 +141,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let poller =
         Poller::new(store.clone(), client.clone(), recorder, events.clone(), 25).with_in_flight_limit(o.in_flight);
     bus.subscribe(DetailType::POLL_BATCH, Arc::new(poller));
-    let scheduler = Scheduler::new(store.instances.clone(), events);
+    let scheduler = Scheduler::new(store.instances.clone(), events).watching(store.poll_log.clone());
 
     println!(
         "poll cycle: {} instances, {}% faulty, latency {} ms, {}",

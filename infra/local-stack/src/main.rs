@@ -6,9 +6,6 @@
 //! - `fleet` prints the fleet's current state from the store.
 //! - `register` adds a real 3CX; its password is read without echo, or from standard input.
 
-mod demo;
-mod stack;
-
 use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,7 +20,8 @@ use sikurd::api::ApiState;
 use sikurd::config::{ApiConfig, Deployment, Env};
 use sikurd::domain::{GroupName, Instance, InstanceName, InstanceStatus, PbxAddress, PbxCredentials};
 use sikurd::polling::{InstancePolled, POLL_INTERVAL, slot_of};
-use stack::LocalStack;
+use sikurd_local::demo;
+use sikurd_local::stack::LocalStack;
 
 #[derive(Parser)]
 #[command(name = "sikurd-local", version, about = "Sikurd on one machine, on embedded adapters")]
@@ -82,6 +80,9 @@ enum Command {
     },
 }
 
+/// How often due notifications (retries, reminders, ends of maintenance) are looked for.
+const NOTIFICATION_SWEEP: Duration = Duration::from_secs(15);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     match run_cli().await {
@@ -112,20 +113,28 @@ async fn run(common: &Common, listen: SocketAddr, demo: bool, cycles: Option<u32
     let api_config = ApiConfig::from_env(&Env::from_process(), Deployment::Local)?;
     let simulator = if demo { Some(demo::start_simulator().await?) } else { None };
     let certs = simulator.iter().filter_map(|s| s.ca_pem()).collect();
-    let stack = LocalStack::open(&common.data_dir, certs)?;
-    if let Some(sim) = &simulator {
-        demo::seed(&stack, sim, api_config.bcrypt_cost).await?;
-    }
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (SIKURD_LISTEN)"))?;
-    let api = sikurd::api::router(ApiState::new(
-        stack.store.clone(),
-        stack.clock.clone(),
-        api_config,
-        Arc::new(stack.poller.clone()),
-    ));
     let api_address = listener.local_addr()?;
+    let stack = LocalStack::open(&common.data_dir, certs, Some(format!("http://{api_address}")))?;
+    if let Some(sim) = &simulator {
+        demo::seed(&stack, sim, api_config.bcrypt_cost).await?;
+    }
+    let api = sikurd::api::router(
+        ApiState::new(stack.store.clone(), stack.clock.clone(), api_config, Arc::new(stack.poller.clone()))
+            .with_dispatcher(stack.dispatcher.clone()),
+    );
+    let dispatcher = stack.dispatcher.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(NOTIFICATION_SWEEP).await;
+            let report = dispatcher.sweep().await;
+            if report != sikurd::alerts::SweepReport::default() {
+                tracing::info!(?report, "notification sweep");
+            }
+        }
+    });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, api.into_make_service_with_connect_info::<SocketAddr>()).await {
             eprintln!("the API server stopped: {e}");
@@ -212,7 +221,7 @@ fn print_cycle(slot: chrono::DateTime<chrono::Utc>, scheduled: usize, took: Dura
 }
 
 async fn fleet(common: &Common) -> anyhow::Result<()> {
-    let stack = LocalStack::open(&common.data_dir, Vec::new())?;
+    let stack = LocalStack::open(&common.data_dir, Vec::new(), None)?;
     let mut instances: Vec<Instance> = stack.store.instances.all_due_for_polling_across_tenants().await?;
     instances.sort_by(|a, b| (a.tenant_id.as_str(), a.name.as_str()).cmp(&(b.tenant_id.as_str(), b.name.as_str())));
     println!("{} active instances", instances.len());
@@ -270,7 +279,7 @@ async fn register(
         (None, Some(id)) => PbxCredentials::client_credentials(&id, read_secret("API client secret: ", secret_stdin)?)?,
         _ => bail!("give either --username or --client-id"),
     };
-    let stack = LocalStack::open(&common.data_dir, Vec::new())?;
+    let stack = LocalStack::open(&common.data_dir, Vec::new(), None)?;
     let tenant = stack.local_tenant("local-tenant", "Local").await?;
     let mut instance = Instance::new(tenant.clone(), name, address, group, stack.clock.now());
     instance.credential_kind = Some(credentials.kind());

@@ -5,11 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use sikurd::alerts::{Dispatcher, Evaluator};
 use sikurd::clock::{Clock, SystemClock};
 use sikurd::crypto::{Envelope, LocalKeys};
-use sikurd::domain::{Plan, Tenant, TenantId, TenantName};
+use sikurd::domain::{Email, Plan, Tenant, TenantId, TenantName};
 use sikurd::events::{DetailType, EventPublisher, InProcessBus, handler_fn};
-use sikurd::pbx::{PbxClient, PbxClientConfig};
+use sikurd::notify::{HttpNotifier, OutboxMailer};
+use sikurd::pbx::{PbxClient, PbxClientConfig, TargetPolicy};
 use sikurd::polling::{InstancePolled, Poller, Recorder, Scheduler};
 use sikurd::store::Store;
 use sikurd::table::EmbeddedTable;
@@ -18,6 +20,8 @@ use sikurd::table::EmbeddedTable;
 const POLL_CONCURRENCY: usize = 64;
 /// Polls in flight across all batches (one process polls the whole fleet).
 const POLLS_IN_FLIGHT: usize = 1000;
+/// The sender of e-mail notifications written to the outbox.
+const LOCAL_SENDER: &str = "alerts@sikurd.example";
 
 pub struct LocalStack {
     pub data_dir: PathBuf,
@@ -27,16 +31,33 @@ pub struct LocalStack {
     pub scheduler: Scheduler,
     /// The poller the bus calls, also behind the API's "poll now".
     pub poller: Poller,
+    /// Sends notifications; [`Dispatcher::sweep`] sends those that came due.
+    pub dispatcher: Dispatcher,
     /// `InstancePolled` events since last taken.
     polled: Arc<Mutex<Vec<InstancePolled>>>,
 }
 
 impl LocalStack {
-    /// Opens (or creates) the data directory: the table file, the master key file (0600) and
-    /// the blob directory. Fails clearly if another process holds the table.
-    pub fn open(data_dir: &Path, extra_root_certificates: Vec<String>) -> anyhow::Result<Self> {
+    /// Opens (or creates) the data directory: the table file, the master key file (0600), the
+    /// blob directory and the e-mail outbox (`outbox/`: one JSON file per e-mail notification).
+    /// Fails clearly if another process holds the table. `public_url` is the dashboard's
+    /// address, for links in notifications.
+    pub fn open(
+        data_dir: &Path,
+        extra_root_certificates: Vec<String>,
+        public_url: Option<String>,
+    ) -> anyhow::Result<Self> {
+        Self::open_with_clock(data_dir, extra_root_certificates, public_url, Arc::new(SystemClock))
+    }
+
+    /// [`Self::open`] on another clock (tests move a manual one instead of waiting).
+    pub fn open_with_clock(
+        data_dir: &Path,
+        extra_root_certificates: Vec<String>,
+        public_url: Option<String>,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create {}", data_dir.display()))?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let table_file = data_dir.join("table.redb");
         let table = EmbeddedTable::open(&table_file, Arc::clone(&clock)).with_context(|| {
             format!("cannot open {} (is another sikurd-local running on this data directory?)", table_file.display())
@@ -67,8 +88,17 @@ impl LocalStack {
             }),
         );
 
-        let scheduler = Scheduler::new(store.instances.clone(), events);
-        Ok(Self { data_dir: data_dir.to_owned(), store, clock, bus, scheduler, poller, polled })
+        let sender = Email::parse(LOCAL_SENDER)?;
+        let mailer = Arc::new(OutboxMailer::new(data_dir.join("outbox"), sender));
+        let notifier = Arc::new(HttpNotifier::new(TargetPolicy::AllowPrivate, mailer, Arc::clone(&clock))?);
+        let dispatcher = Dispatcher::new(store.clone(), notifier, Arc::clone(&clock));
+        let evaluator = Evaluator::new(store.clone(), Arc::clone(&clock), dispatcher.clone(), public_url);
+        let evaluator = Arc::new(evaluator);
+        bus.subscribe(DetailType::INSTANCE_POLLED, evaluator.clone());
+        bus.subscribe(DetailType::INSTANCE_NOT_POLLED, evaluator);
+
+        let scheduler = Scheduler::new(store.instances.clone(), events).watching(store.poll_log.clone());
+        Ok(Self { data_dir: data_dir.to_owned(), store, clock, bus, scheduler, poller, dispatcher, polled })
     }
 
     /// The `InstancePolled` events seen since the last call.

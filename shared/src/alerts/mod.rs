@@ -5,12 +5,23 @@
 //! opened, their severity changed, resolved). A duplicate or out-of-order event changes nothing,
 //! and an event that changes nothing leaves the state equal, so it costs no write.
 
+mod evaluator;
+mod notifications;
+mod record;
 mod rules;
+mod settings;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use rules::evaluate;
+pub use evaluator::{Evaluated, Evaluator};
+pub use notifications::{Dispatched, Dispatcher, SweepReport, TestError, notice_for, plan_deliveries};
+pub use record::{Act, Alert, AlertChange, AlertStatus, ChangeKind, Changed, InstanceAlerts, Origin};
+pub use rules::{evaluate, evaluate_not_polled};
+pub use settings::{
+    AlertSettings, ChannelId, ChannelReferencesRemoved, MaintenanceWindow, OverrideId, Route, RouteId, RuleOverride,
+    Scope, SettingsError, ThresholdPatch, TimeOfDay, WindowId, WindowSchedule,
+};
 
 /// What an alert is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -29,12 +40,55 @@ pub enum AlertKind {
     NoData,
 }
 
+impl AlertKind {
+    pub const ALL: [AlertKind; 11] = [
+        Self::InstanceUnreachable,
+        Self::LoginFailing,
+        Self::TrunkDown,
+        Self::ServicesNotRunning,
+        Self::BackupFailed,
+        Self::BackupStale,
+        Self::DiskHigh,
+        Self::LicenseExpiring,
+        Self::MaintenanceExpiring,
+        Self::CallsNearLimit,
+        Self::NoData,
+    ];
+
+    /// The snake_case name used in the API, CSV files and notifications.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InstanceUnreachable => "instance_unreachable",
+            Self::LoginFailing => "login_failing",
+            Self::TrunkDown => "trunk_down",
+            Self::ServicesNotRunning => "services_not_running",
+            Self::BackupFailed => "backup_failed",
+            Self::BackupStale => "backup_stale",
+            Self::DiskHigh => "disk_high",
+            Self::LicenseExpiring => "license_expiring",
+            Self::MaintenanceExpiring => "maintenance_expiring",
+            Self::CallsNearLimit => "calls_near_limit",
+            Self::NoData => "no_data",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
     Warning,
     Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
 }
 
 /// The thresholds of the rules; the defaults are the product's (overridable per tenant, group
@@ -59,6 +113,8 @@ pub struct Thresholds {
     pub calls_recover_percent: u32,
     /// An alert that opens again this soon after it resolved is flapping.
     pub flap_window: Duration,
+    /// Kinds turned off: they never open, and an open one resolves.
+    pub disabled: std::collections::BTreeSet<AlertKind>,
 }
 
 impl Default for Thresholds {
@@ -74,6 +130,7 @@ impl Default for Thresholds {
             calls_critical_percent: 95,
             calls_recover_percent: 70,
             flap_window: Duration::minutes(30),
+            disabled: Default::default(),
         }
     }
 }

@@ -2,7 +2,7 @@ use chrono::{DateTime, Utc};
 
 use super::{AlertKind, EvaluationState, OpenAlert, RecentlyResolved, Severity, Thresholds, Transition};
 use crate::domain::PollOutcome;
-use crate::polling::InstancePolled;
+use crate::polling::{InstanceNotPolled, InstancePolled};
 
 /// What a rule concluded from one event.
 enum Want {
@@ -27,6 +27,7 @@ pub fn evaluate(
     let at = event.slot;
     let mut next = state.clone();
     let mut wants = reachability(&mut next, event, t);
+    wants.push((AlertKind::NoData, String::new(), Want::Clear));
     if event.snapshot.outcome == PollOutcome::Ok {
         wants.extend(trunks(&mut next, event, t));
         wants.extend(services(&next, event));
@@ -47,6 +48,27 @@ pub fn evaluate(
     if next.differs(state) {
         next.last_slot = Some(at);
         next.recently_resolved.retain(|r| at - r.resolved_at < t.flap_window);
+    }
+    Some((next, transitions))
+}
+
+/// The state after an `InstanceNotPolled` event: `no_data` opens (a warning: Sikurd's polling
+/// failed, the 3CX may be fine); `None` for an event at or before the last change.
+pub fn evaluate_not_polled(
+    state: &EvaluationState,
+    event: &InstanceNotPolled,
+    t: &Thresholds,
+) -> Option<(EvaluationState, Vec<Transition>)> {
+    if state.last_slot.is_some_and(|last| event.slot <= last) {
+        return None;
+    }
+    let mut next = state.clone();
+    let detail =
+        format!("Sikurd has recorded no poll since {}: our polling is failing", event.since.format("%H:%M UTC"));
+    let wants = vec![(AlertKind::NoData, String::new(), Want::Open(Severity::Warning, detail))];
+    let transitions = reconcile(&mut next, wants, event.slot, t);
+    if next.differs(state) {
+        next.last_slot = Some(event.slot);
     }
     Some((next, transitions))
 }
@@ -201,6 +223,7 @@ fn reconcile(
 ) -> Vec<Transition> {
     let mut transitions = Vec::new();
     for (kind, subject, want) in wants {
+        let want = if t.disabled.contains(&kind) { Want::Clear } else { want };
         let position = next.open.iter().position(|a| a.kind == kind && a.subject == subject);
         match (want, position) {
             (Want::Open(severity, detail), Some(i)) => {

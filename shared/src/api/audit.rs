@@ -87,16 +87,22 @@ pub struct AuditEntryView {
     pub reason: Option<String>,
 }
 
-impl From<AuditEntry> for AuditEntryView {
-    fn from(e: AuditEntry) -> Self {
-        let actor = match e.actor {
+impl From<Actor> for ActorView {
+    fn from(actor: Actor) -> Self {
+        match actor {
             Actor::User { id, email } => {
                 ActorView { kind: "user", user_id: Some(id.to_string()), email: Some(email.to_string()), name: None }
             }
             Actor::System => ActorView { kind: "system", user_id: None, email: None, name: None },
             Actor::Support { name } => ActorView { kind: "support", user_id: None, email: None, name: Some(name) },
             Actor::Anonymous { email } => ActorView { kind: "anonymous", user_id: None, email, name: None },
-        };
+        }
+    }
+}
+
+impl From<AuditEntry> for AuditEntryView {
+    fn from(e: AuditEntry) -> Self {
+        let actor = ActorView::from(e.actor);
         let (result, reason) = match e.outcome {
             AuditOutcome::Succeeded => ("succeeded", None),
             AuditOutcome::Failed { reason } => ("failed", Some(reason)),

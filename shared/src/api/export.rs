@@ -3,13 +3,18 @@
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::ApiState;
 use super::audit::record;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
-use super::extract::SourceIp;
-use crate::domain::Instance;
+use super::extract::{Params, SourceIp};
+use crate::alerts::{Alert, AlertKind, AlertStatus};
+use crate::domain::{Actor, Instance};
+use crate::store::AlertFilter;
 
 const INSTANCE_COLUMNS: [&str; 15] = [
     "id",
@@ -86,14 +91,126 @@ async fn export(state: &ApiState, caller: &Caller) -> Result<Vec<u8>, ApiError> 
 pub async fn instances(State(state): State<ApiState>, source: SourceIp, caller: Caller) -> Result<Response, ApiError> {
     let result = export(&state, &caller).await;
     record(&state, &caller, source, "export.instances_csv", None, &result).await;
-    let filename = format!("attachment; filename=\"sikurd-instances-{}.csv\"", state.now().format("%Y-%m-%d"));
+    csv_response(&state, "instances", result?)
+}
+
+const ALERT_COLUMNS: [&str; 18] = [
+    "id",
+    "instance_id",
+    "instance_name",
+    "group",
+    "kind",
+    "subject",
+    "severity",
+    "status",
+    "flapping",
+    "detail",
+    "opened_at",
+    "acknowledged_at",
+    "acknowledged_by",
+    "acknowledge_reason",
+    "resolved_at",
+    "resolved_by",
+    "resolve_reason",
+    "duration_seconds",
+];
+
+fn actor_name(actor: &Actor) -> String {
+    match actor {
+        Actor::User { email, .. } => email.to_string(),
+        Actor::System => "system".to_owned(),
+        Actor::Support { name } => format!("support: {name}"),
+        Actor::Anonymous { .. } => "anonymous".to_owned(),
+    }
+}
+
+fn alert_row(a: &Alert, now: DateTime<Utc>) -> Vec<String> {
+    let ack = a.acknowledged.as_ref();
+    let resolved = a.resolved.as_ref();
+    vec![
+        a.id.to_string(),
+        a.instance_id.to_string(),
+        a.instance_name.clone(),
+        opt(a.group.as_ref()),
+        a.kind.as_str().to_owned(),
+        a.subject.clone(),
+        a.severity.as_str().to_owned(),
+        serde_json::to_value(a.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+        a.flapping.to_string(),
+        a.detail.clone(),
+        a.opened_at.to_rfc3339(),
+        opt(ack.map(|x| x.at.to_rfc3339())),
+        opt(ack.map(|x| actor_name(&x.by))),
+        opt(ack.and_then(|x| x.reason.clone())),
+        opt(resolved.map(|x| x.at.to_rfc3339())),
+        opt(resolved.map(|x| actor_name(&x.by))),
+        opt(resolved.and_then(|x| x.reason.clone())),
+        a.duration(now).num_seconds().max(0).to_string(),
+    ]
+    .iter()
+    .map(|v| cell(v))
+    .collect()
+}
+
+/// Alerts pages read for one export at most (200 alerts each).
+const ALERT_EXPORT_PAGES: usize = 500;
+
+async fn export_alerts(state: &ApiState, caller: &Caller, filter: &AlertFilter) -> Result<Vec<u8>, ApiError> {
+    let now = state.now();
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(ALERT_COLUMNS).map_err(ApiError::internal)?;
+    let mut before = None;
+    for _ in 0..ALERT_EXPORT_PAGES {
+        let page = state.store().alerts.list(caller.tenant_id(), filter, 200, before.as_ref()).await?;
+        for alert in &page.items {
+            writer.write_record(alert_row(alert, now)).map_err(ApiError::internal)?;
+        }
+        match page.next {
+            Some(next) => before = Some(next),
+            None => break,
+        }
+    }
+    writer.into_inner().map_err(|e| ApiError::internal(e.into_error()))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AlertExportParams {
+    /// Only alerts in this status.
+    pub status: Option<AlertStatus>,
+    /// Only this instance's alerts (`ins_…`).
+    pub instance: Option<String>,
+    /// Only this kind.
+    pub kind: Option<AlertKind>,
+}
+
+/// The tenant's alerts as a CSV file, newest first (every role), with who acknowledged and
+/// resolved each and how long it lasted.
+#[utoipa::path(get, path = "/api/v1/export/alerts.csv", tag = "export", params(AlertExportParams),
+    responses((status = 200, content_type = "text/csv", body = String, description = "One row per alert"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn alerts(
+    State(state): State<ApiState>,
+    source: SourceIp,
+    caller: Caller,
+    Params(params): Params<AlertExportParams>,
+) -> Result<Response, ApiError> {
+    let filter = super::alerts::filter(params.status, params.instance.as_deref(), params.kind)?;
+    let result = export_alerts(&state, &caller, &filter).await;
+    record(&state, &caller, source, "export.alerts_csv", None, &result).await;
+    csv_response(&state, "alerts", result?)
+}
+
+fn csv_response(state: &ApiState, what: &str, body: Vec<u8>) -> Result<Response, ApiError> {
+    let filename = format!("attachment; filename=\"sikurd-{what}-{}.csv\"", state.now().format("%Y-%m-%d"));
     let disposition = HeaderValue::from_str(&filename).map_err(ApiError::internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8")),
             (header::CONTENT_DISPOSITION, disposition),
         ],
-        result?,
+        body,
     )
         .into_response())
 }

@@ -9,8 +9,11 @@
 //! per route (see each handler and `docs/api.md`).
 
 pub mod accounts;
+pub mod alert_settings;
+pub mod alerts;
 pub mod audit;
 pub mod auth;
+pub mod channels;
 pub mod error;
 pub mod export;
 pub mod extract;
@@ -82,6 +85,8 @@ struct Inner {
     /// Held while a fleet copy is read, so that requests arriving meanwhile share that read.
     fleet_reads: [tokio::sync::Mutex<()>; FLEET_READ_LOCKS],
     latest: std::sync::Mutex<LatestSnapshots>,
+    /// Sends test notifications to channels; none where nothing can send.
+    dispatcher: std::sync::OnceLock<crate::alerts::Dispatcher>,
 }
 
 /// Each instance's latest snapshot as last read (none if it has none yet), and when it was read.
@@ -120,7 +125,19 @@ impl ApiState {
             fleets: Default::default(),
             fleet_reads: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
             latest: Default::default(),
+            dispatcher: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Lets the API send test notifications (`POST /api/v1/channels/{id}/test`).
+    pub fn with_dispatcher(self, dispatcher: crate::alerts::Dispatcher) -> Self {
+        // Set once, before the state is shared; a second call keeps the first.
+        let _ = self.0.dispatcher.set(dispatcher);
+        self
+    }
+
+    pub fn dispatcher(&self) -> Option<&crate::alerts::Dispatcher> {
+        self.0.dispatcher.get()
     }
 
     /// The instance's latest metric snapshot. One from the current poll slot is served from
@@ -255,7 +272,23 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(metrics::metrics))
         .routes(routes!(instances::backups))
         .routes(routes!(audit::list))
+        .routes(routes!(alerts::list))
+        .routes(routes!(alerts::get))
+        .routes(routes!(alerts::acknowledge))
+        .routes(routes!(alerts::resolve))
         .routes(routes!(export::instances))
+        .routes(routes!(export::alerts))
+        .routes(routes!(channels::list, channels::create))
+        .routes(routes!(channels::get, channels::update, channels::delete))
+        .routes(routes!(channels::test))
+        .routes(routes!(alert_settings::list_routes, alert_settings::create_route))
+        .routes(routes!(alert_settings::replace_route, alert_settings::delete_route))
+        .routes(routes!(alert_settings::list_windows, alert_settings::create_window))
+        .routes(routes!(alert_settings::replace_window, alert_settings::delete_window))
+        .routes(routes!(alert_settings::mute))
+        .routes(routes!(alert_settings::list_overrides, alert_settings::create_override))
+        .routes(routes!(alert_settings::replace_override, alert_settings::delete_override))
+        .routes(routes!(alert_settings::rules))
 }
 
 /// The OpenAPI document of every route of [`router`].

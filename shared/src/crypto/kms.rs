@@ -29,6 +29,30 @@ fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> CryptoError
     CryptoError::Unavailable(Box::new(e))
 }
 
+/// A deployment secret handed to a function encrypted (the SendGrid API key): the base64 of a
+/// KMS ciphertext made with the encryption context `{"purpose": purpose}`, e.g.
+/// `aws kms encrypt --key-id <key> --plaintext fileb://key.txt --encryption-context purpose=<purpose>`.
+pub async fn decrypt_deployment_secret(
+    client: &Client,
+    ciphertext_base64: &str,
+    purpose: &str,
+) -> Result<secrecy::SecretString, CryptoError> {
+    use base64::Engine;
+    let ciphertext = base64::engine::general_purpose::STANDARD
+        .decode(ciphertext_base64.trim())
+        .map_err(|_| CryptoError::DecryptFailed)?;
+    let out = client
+        .decrypt()
+        .ciphertext_blob(Blob::new(ciphertext))
+        .encryption_context("purpose", purpose)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    let plaintext = zeroize::Zeroizing::new(out.plaintext.map(|b| b.into_inner()).unwrap_or_default());
+    let text = std::str::from_utf8(&plaintext).map_err(|_| CryptoError::DecryptFailed)?;
+    Ok(secrecy::SecretString::from(text.trim().to_owned()))
+}
+
 #[async_trait]
 impl KeyService for KmsKeys {
     async fn generate_data_key(&self, context: &EncryptionContext) -> Result<DataKey, CryptoError> {

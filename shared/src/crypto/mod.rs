@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-pub use kms::KmsKeys;
+pub use kms::{KmsKeys, decrypt_deployment_secret};
 pub use local::LocalKeys;
 
 use crate::domain::{InstanceId, TenantId};
@@ -51,6 +51,15 @@ impl EncryptionContext {
             ("purpose", "pbx-token".to_owned()),
             ("tenant", tenant.to_string()),
             ("instance", instance.to_string()),
+        ]))
+    }
+
+    /// The context of a notification channel's secrets (a webhook's URL and signing secret).
+    pub fn channel_secret(tenant: &TenantId, channel: &str) -> Self {
+        Self(BTreeMap::from([
+            ("purpose", "channel-secret".to_owned()),
+            ("tenant", tenant.to_string()),
+            ("channel", channel.to_owned()),
         ]))
     }
 

@@ -83,6 +83,40 @@ prefixed_id!(
     /// An audit-log entry.
     AuditId, "aud", "audit id"
 );
+prefixed_id!(
+    /// An alert: one (instance, kind, subject) from opening to resolution.
+    AlertId, "alr", "alert id"
+);
+prefixed_id!(
+    /// One notification of an alert to one channel.
+    DeliveryId, "dlv", "delivery id"
+);
+
+/// A ULID made from `at` and a hash of `seed`: the same inputs give the same id, which sorts by
+/// `at` like a generated one.
+fn derived_ulid(at: chrono::DateTime<chrono::Utc>, seed: &str) -> Ulid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(seed.as_bytes());
+    let mut random = [0u8; 16];
+    random[6..].copy_from_slice(&digest[..10]);
+    let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
+    Ulid::from_parts(millis, u128::from_be_bytes(random))
+}
+
+impl AlertId {
+    /// The id of the alert opened at `at` for `seed` (tenant, instance, kind, subject), so an
+    /// evaluation retried after a conflict writes no second alert.
+    pub fn derived(at: chrono::DateTime<chrono::Utc>, seed: &str) -> Self {
+        Self(format!("{}_{}", Self::PREFIX, derived_ulid(at, seed)))
+    }
+}
+
+impl DeliveryId {
+    /// The id of the delivery due at `at` for `seed` (alert, notice, channel).
+    pub fn derived(at: chrono::DateTime<chrono::Utc>, seed: &str) -> Self {
+        Self(format!("{}_{}", Self::PREFIX, derived_ulid(at, seed)))
+    }
+}
 
 #[cfg(test)]
 mod tests {

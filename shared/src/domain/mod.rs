@@ -19,7 +19,7 @@ pub use audit::{Actor, AuditEntry, AuditOutcome};
 pub use backup::{BackupOutcome, BackupRecord};
 pub use credentials::{CredentialKind, PbxCredentials};
 pub use email::Email;
-pub use ids::{AuditId, InstanceId, TenantId, UserId};
+pub use ids::{AlertId, AuditId, DeliveryId, InstanceId, TenantId, UserId};
 pub use instance::{BackupsSeen, Instance, InstanceStatus, LicenceInfo, PbxVersion, RESTORE_WINDOW_DAYS, TrunkState};
 pub use metric::{MetricSnapshot, PollOutcome};
 pub use names::{GroupName, InstanceName, PersonName, TenantName};

@@ -54,6 +54,10 @@ impl DetailType {
     /// One instance was polled and its new state stored; the alert evaluator reacts to it.
     pub const INSTANCE_POLLED: Self = Self(Cow::Borrowed("InstancePolled"));
 
+    /// An active instance has no recorded poll for several slots while the scheduler ran: the
+    /// polling pipeline is failing for it (the `no_data` alert).
+    pub const INSTANCE_NOT_POLLED: Self = Self(Cow::Borrowed("InstanceNotPolled"));
+
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         if raw.is_empty() {
             return Err(ValueError::new("detail type", "must not be empty"));

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use super::PollingConfig;
+use super::notifications::NotifyConfig;
 use crate::api::{ApiState, router};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ApiConfig, ConfigError, Deployment, Env};
@@ -11,17 +12,27 @@ use crate::config::{ApiConfig, ConfigError, Deployment, Env};
 pub struct Config {
     polling: PollingConfig,
     api: ApiConfig,
+    notify: NotifyConfig,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self { polling: PollingConfig::from_env(env)?, api: ApiConfig::from_env(env, Deployment::Cloud)? })
+        Ok(Self {
+            polling: PollingConfig::from_env(env)?,
+            api: ApiConfig::from_env(env, Deployment::Cloud)?,
+            notify: NotifyConfig::from_env(env)?,
+        })
     }
 }
 
-/// The router on the AWS adapters; "poll now" polls from this function.
-pub fn app(config: Config, sdk: &aws_config::SdkConfig) -> Result<axum::Router, crate::pbx::ClientBuildError> {
+/// The router on the AWS adapters; "poll now" polls and "send test" notifies from this
+/// function.
+pub async fn app(
+    config: Config,
+    sdk: &aws_config::SdkConfig,
+) -> Result<axum::Router, Box<dyn std::error::Error + Send + Sync>> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, poller) = config.polling.build(sdk, Arc::clone(&clock), 1)?;
-    Ok(router(ApiState::new(store, clock, config.api, Arc::new(poller))))
+    let dispatcher = config.notify.dispatcher(sdk, store.clone(), Arc::clone(&clock)).await?;
+    Ok(router(ApiState::new(store, clock, config.api, Arc::new(poller)).with_dispatcher(dispatcher)))
 }

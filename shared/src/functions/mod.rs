@@ -2,7 +2,9 @@
 //! adapters. The binaries under `functions/` add only the Lambda runtime; `template.yaml` sets
 //! every variable read here (a test holds them together).
 
+pub mod alert_evaluator;
 pub mod api;
+pub mod notifications;
 pub mod poll_scheduler;
 pub mod poller;
 
@@ -28,6 +30,7 @@ pub struct Function {
 
 /// Every function with a package under `functions/`.
 pub const FUNCTIONS: &[Function] = &[
+    Function { name: "alert-evaluator", check_config: |env| alert_evaluator::Config::from_env(env).map(drop) },
     Function { name: "api", check_config: |env| api::Config::from_env(env).map(drop) },
     Function { name: "poll-scheduler", check_config: |env| poll_scheduler::Config::from_env(env).map(drop) },
     Function { name: "poller", check_config: |env| poller::Config::from_env(env).map(drop) },
@@ -48,15 +51,19 @@ fn event_bus_name(env: &Env) -> Result<String, ConfigError> {
     env.required("SIKURD_EVENT_BUS_NAME")
 }
 
-/// `SIKURD_PBX_TARGETS`: `public` (the default: HTTPS to public addresses only) or `any` (also
-/// private addresses and plain HTTP; for a deployment inside a private network, and tests).
-fn pbx_client_config(env: &Env) -> Result<PbxClientConfig, ConfigError> {
-    let name = "SIKURD_PBX_TARGETS";
+/// A target policy variable: `public` (the default: HTTPS to public addresses only) or `any`
+/// (also private addresses and plain HTTP; for a deployment inside a private network, and tests).
+fn target_policy(env: &Env, name: &'static str) -> Result<TargetPolicy, ConfigError> {
     match env.optional(name).as_deref() {
-        None | Some("public") => Ok(PbxClientConfig::cloud()),
-        Some("any") => Ok(PbxClientConfig { policy: TargetPolicy::AllowPrivate, ..PbxClientConfig::cloud() }),
+        None | Some("public") => Ok(TargetPolicy::PublicOnly),
+        Some("any") => Ok(TargetPolicy::AllowPrivate),
         Some(other) => Err(ConfigError::Invalid { name, reason: format!("{other:?} is not `public` or `any`") }),
     }
+}
+
+/// `SIKURD_PBX_TARGETS`: which 3CX addresses may be polled ([`target_policy`]).
+fn pbx_client_config(env: &Env) -> Result<PbxClientConfig, ConfigError> {
+    Ok(PbxClientConfig { policy: target_policy(env, "SIKURD_PBX_TARGETS")?, ..PbxClientConfig::cloud() })
 }
 
 /// What a function that polls 3CX systems reads: `poller`, and `api` for "poll now".

@@ -1,11 +1,12 @@
-//! `poll-scheduler`: on each schedule tick, publishes the due instances in `PollBatch` events.
+//! `poll-scheduler`: on each schedule tick, publishes the due instances in `PollBatch` events,
+//! and `InstanceNotPolled` events for active instances no batch recorded lately.
 
 use std::sync::Arc;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Env};
 use crate::polling::{Scheduler, SchedulerError, TickReport};
-use crate::store::Instances;
+use crate::store::{Instances, PollLog};
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -28,8 +29,10 @@ pub struct Handler {
 impl Handler {
     pub fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let instances = Instances::new(super::dynamo_table(sdk, &config.table, Arc::clone(&clock)));
-        Self { scheduler: Scheduler::new(instances, super::event_bus(sdk, &config.event_bus)), clock }
+        let table = super::dynamo_table(sdk, &config.table, Arc::clone(&clock));
+        let log = PollLog::new(Arc::clone(&table), Arc::clone(&clock));
+        let scheduler = Scheduler::new(Instances::new(table), super::event_bus(sdk, &config.event_bus)).watching(log);
+        Self { scheduler, clock }
     }
 
     pub async fn tick(&self) -> Result<TickReport, SchedulerError> {

@@ -15,6 +15,7 @@ use chrono::{DateTime, FixedOffset, NaiveTime, Utc, Weekday};
 
 pub use client::{ClientBuildError, PbxClient, PbxClientConfig};
 pub use known::Known;
+pub(crate) use target::resolver;
 pub use target::{TargetPolicy, is_public};
 
 use crate::domain::{LicenceInfo, PbxVersion, TrunkState};

@@ -89,6 +89,22 @@ pub struct InstancePolled {
     pub failed_backups: u32,
 }
 
+/// Slots in a row without a recorded poll that make an instance "not polled" (`no_data`).
+pub const NOT_POLLED_AFTER_SLOTS: i64 = 3;
+
+/// The detail of an `InstanceNotPolled` event: an active instance has no recorded poll in the
+/// [`NOT_POLLED_AFTER_SLOTS`] slots before `slot`, though the scheduler ran for each.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceNotPolled {
+    pub tenant_id: TenantId,
+    pub instance_id: InstanceId,
+    pub instance_name: String,
+    pub group: Option<String>,
+    pub slot: DateTime<Utc>,
+    /// The first slot without a recorded poll.
+    pub since: DateTime<Utc>,
+}
+
 impl InstancePolled {
     pub fn outcome(&self) -> PollOutcome {
         self.snapshot.outcome

@@ -85,6 +85,11 @@ impl Poller {
                 Err(_) => report.store_errors += 1,
             }
         }
+        let recorded = report.polled.iter().map(|p| (p.tenant_id.clone(), p.instance_id.clone())).collect();
+        if let Err(e) = self.store.poll_log.record_batch_across_tenants(batch.slot, recorded).await {
+            // Only a third missed minute in a row would make the scheduler report no data.
+            tracing::warn!(slot = %batch.slot, error = %e, "the batch's poll record was not written");
+        }
         let events: Vec<Event> =
             report.polled.iter().filter_map(|p| Event::from_payload(DetailType::INSTANCE_POLLED, p).ok()).collect();
         if !events.is_empty()

@@ -9,7 +9,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::domain::{AuditId, Email, InstanceId, SessionHash, TenantId, UserId};
+use crate::alerts::ChannelId;
+use crate::domain::{AlertId, AuditId, DeliveryId, Email, InstanceId, SessionHash, TenantId, UserId};
 use crate::table::Key;
 
 /// Partitions of the polling index; spreads the scheduler's reads.
@@ -126,6 +127,87 @@ pub fn backups_of(tenant: &TenantId, instance: &InstanceId) -> (String, &'static
     (instance_partition(tenant, instance), "BACKUP#")
 }
 
+/// What the alert evaluator keeps about an instance: the rules' state and its active alerts.
+pub fn alert_state(tenant: &TenantId, instance: &InstanceId) -> Key {
+    Key::new(instance_partition(tenant, instance), "ALERT_STATE")
+}
+
+/// The partition of all of a tenant's alerts, by id (opening time).
+pub fn alerts_of(tenant: &TenantId) -> String {
+    format!("TENANT#{tenant}#ALERT")
+}
+
+/// An alert, kept indefinitely (outside the instance partition, so an instance's purge keeps it).
+pub fn alert(tenant: &TenantId, alert: &AlertId) -> Key {
+    Key::new(alerts_of(tenant), alert.as_str())
+}
+
+/// The index partition of a tenant's active (open or acknowledged) or resolved alerts.
+pub fn alerts_by_status(tenant: &TenantId, active: bool) -> String {
+    format!("TENANT#{tenant}#ALERTS#{}", if active { "ACTIVE" } else { "RESOLVED" })
+}
+
+/// An alert's entry in [`alerts_by_status`]; sorts by opening time.
+pub fn alert_status_entry(tenant: &TenantId, alert: &AlertId, active: bool) -> Key {
+    Key::new(alerts_by_status(tenant, active), alert.as_str())
+}
+
+/// A tenant's alert settings: rule overrides, maintenance windows, routes (one item).
+pub fn alert_settings(tenant: &TenantId) -> Key {
+    Key::new(tenant_partition(tenant), "ALERT_SETTINGS")
+}
+
+pub fn channel(tenant: &TenantId, channel: &ChannelId) -> Key {
+    Key::new(tenant_partition(tenant), format!("CHANNEL#{channel}"))
+}
+
+pub fn channels_of(tenant: &TenantId) -> (String, &'static str) {
+    (tenant_partition(tenant), "CHANNEL#")
+}
+
+/// Partitions of the due-deliveries index; spreads the sweep's reads.
+pub const DELIVERY_SHARDS: u8 = 4;
+
+/// A notification of an alert, kept with the alert's other deliveries.
+pub fn delivery(tenant: &TenantId, alert: &AlertId, delivery: &DeliveryId) -> Key {
+    Key::new(format!("TENANT#{tenant}#ALERT#{alert}"), format!("DELIVERY#{delivery}"))
+}
+
+pub fn deliveries_of(tenant: &TenantId, alert: &AlertId) -> (String, &'static str) {
+    (format!("TENANT#{tenant}#ALERT#{alert}"), "DELIVERY#")
+}
+
+/// The due-deliveries partition of a shard; holds pending deliveries of every tenant.
+pub fn deliveries_due_across_tenants(shard: u8) -> String {
+    format!("DELIVERY_DUE#{shard}")
+}
+
+/// A pending delivery's entry in the due index, sorted by when it is due.
+pub fn delivery_due_across_tenants(tenant: &TenantId, delivery: &DeliveryId, due: DateTime<Utc>) -> Key {
+    let shard = Sha256::digest(delivery.as_str().as_bytes())[0] % DELIVERY_SHARDS;
+    Key::new(deliveries_due_across_tenants(shard), format!("{}#{tenant}#{delivery}", sortable_time(due)))
+}
+
+/// The upper bound of due-index sort keys due at or before `at`.
+pub fn due_at_or_before(at: DateTime<Utc>) -> String {
+    format!("{}#~", sortable_time(at))
+}
+
+/// The scheduler's record that it ran for a poll slot (all tenants).
+pub fn poll_tick_across_tenants(slot: DateTime<Utc>) -> Key {
+    Key::new(format!("POLLTICK#{}", sortable_time(slot)), "TICK")
+}
+
+/// The partition of the poller's records of what each batch recorded for a slot (all tenants).
+pub fn polled_across_tenants(slot: DateTime<Utc>) -> String {
+    format!("POLLED#{}", sortable_time(slot))
+}
+
+/// One batch's record, named by a hash of what it holds (a redelivered batch rewrites it).
+pub fn polled_batch_across_tenants(slot: DateTime<Utc>, content: &str) -> Key {
+    Key::new(polled_across_tenants(slot), hex::encode(&Sha256::digest(content.as_bytes())[..16]))
+}
+
 pub fn audit_partition(tenant: &TenantId) -> String {
     format!("TENANT#{tenant}#AUDIT")
 }
@@ -158,6 +240,9 @@ mod tests {
             metric(&t, &i, now),
             backup(&t, &i, now, "x.zip"),
             audit(&t, now, &AuditId::generate()),
+            alert_state(&t, &i),
+            alert(&t, &AlertId::generate()),
+            alert_settings(&t),
             user(&t, &UserId::generate()),
         ] {
             assert!(key.pk.starts_with(&format!("TENANT#{t}")), "{key:?}");

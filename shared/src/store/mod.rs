@@ -3,12 +3,16 @@
 //! [`keys`]; there is no unscoped "get by id". The few methods that read across tenants say so
 //! in their names.
 
+mod alerts;
 mod audit;
 mod backups;
+mod channels;
 mod credentials;
+mod deliveries;
 mod instances;
 pub mod keys;
 mod metrics;
+mod poll_log;
 mod sessions;
 mod tenants;
 mod throttle;
@@ -19,11 +23,15 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use alerts::{AlertFilter, AlertPage, Alerts, EvaluationInputs};
 pub use audit::AuditLog;
 pub use backups::Backups;
+pub use channels::{Channel, ChannelKind, Channels, MAX_CHANNELS, OpenedTarget};
 pub use credentials::Credentials;
+pub use deliveries::{Deliveries, DeliveryRecord, DeliveryStatus};
 pub use instances::Instances;
 pub use metrics::{METRIC_RETENTION_DAYS, Metrics};
+pub use poll_log::PollLog;
 pub use sessions::Sessions;
 pub use tenants::Tenants;
 pub use throttle::LoginThrottle;
@@ -84,6 +92,10 @@ pub struct Store {
     pub metrics: Metrics,
     pub backups: Backups,
     pub audit: AuditLog,
+    pub alerts: Alerts,
+    pub channels: Channels,
+    pub deliveries: Deliveries,
+    pub poll_log: PollLog,
 }
 
 impl Store {
@@ -94,10 +106,14 @@ impl Store {
             sessions: Sessions::new(Arc::clone(&table)),
             login_throttle: LoginThrottle::new(Arc::clone(&table)),
             instances: Instances::new(Arc::clone(&table)),
-            credentials: Credentials::new(Arc::clone(&table), envelope),
+            credentials: Credentials::new(Arc::clone(&table), envelope.clone()),
+            channels: Channels::new(Arc::clone(&table), envelope),
+            deliveries: Deliveries::new(Arc::clone(&table)),
+            poll_log: PollLog::new(Arc::clone(&table), Arc::clone(&clock)),
             metrics: Metrics::new(Arc::clone(&table), Arc::clone(&clock)),
             backups: Backups::new(Arc::clone(&table)),
-            audit: AuditLog::new(table),
+            audit: AuditLog::new(Arc::clone(&table)),
+            alerts: Alerts::new(table),
         }
     }
 }

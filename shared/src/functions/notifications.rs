@@ -1,0 +1,91 @@
+//! What a function that sends notifications reads (`alert-evaluator`, and `api` for a
+//! channel's "send test").
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+
+use crate::alerts::Dispatcher;
+use crate::clock::Clock;
+use crate::config::{ConfigError, Env};
+use crate::crypto::decrypt_deployment_secret;
+use crate::domain::Email;
+use crate::notify::{HttpNotifier, Mailer, SendError, SendGridMailer};
+use crate::pbx::TargetPolicy;
+use crate::store::Store;
+
+/// The encryption context purpose of the SendGrid API key's ciphertext.
+pub const SENDGRID_KEY_PURPOSE: &str = "sendgrid-api-key";
+
+#[derive(Clone, Debug)]
+pub struct NotifyConfig {
+    sender: Email,
+    sendgrid_key: Option<String>,
+    sendgrid_base_url: Option<String>,
+    webhook_targets: TargetPolicy,
+    public_url: Option<String>,
+}
+
+impl NotifyConfig {
+    /// - `SIKURD_SENDER_EMAIL`: the address e-mail notifications come from.
+    /// - `SIKURD_SENDGRID_API_KEY_ENCRYPTED` (optional): the SendGrid API key, KMS-encrypted
+    ///   with the context `purpose=sendgrid-api-key`, base64. Without it, e-mail channels fail
+    ///   (recorded on each delivery); webhooks still work.
+    /// - `SIKURD_SENDGRID_BASE_URL` (optional, default `https://api.sendgrid.com`).
+    /// - `SIKURD_WEBHOOK_TARGETS`: `public` (default: HTTPS to public addresses only) or `any`.
+    /// - `SIKURD_PUBLIC_URL` (optional): the dashboard's address, for links in notifications.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let name = "SIKURD_SENDER_EMAIL";
+        let sender =
+            Email::parse(&env.required(name)?).map_err(|e| ConfigError::Invalid { name, reason: e.to_string() })?;
+        Ok(Self {
+            sender,
+            sendgrid_key: env.optional("SIKURD_SENDGRID_API_KEY_ENCRYPTED"),
+            sendgrid_base_url: env.optional("SIKURD_SENDGRID_BASE_URL"),
+            webhook_targets: super::target_policy(env, "SIKURD_WEBHOOK_TARGETS")?,
+            public_url: env.optional("SIKURD_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+        })
+    }
+
+    pub fn public_url(&self) -> Option<String> {
+        self.public_url.clone()
+    }
+
+    /// The dispatcher: webhooks over HTTPS, e-mail through SendGrid (the key decrypted once, at
+    /// cold start).
+    pub async fn dispatcher(
+        &self,
+        sdk: &SdkConfig,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Dispatcher, Box<dyn std::error::Error + Send + Sync>> {
+        let mailer: Arc<dyn Mailer> = match &self.sendgrid_key {
+            Some(encrypted) => {
+                let kms = aws_sdk_kms::Client::new(sdk);
+                let key = decrypt_deployment_secret(&kms, encrypted, SENDGRID_KEY_PURPOSE)
+                    .await
+                    .map_err(|e| format!("SIKURD_SENDGRID_API_KEY_ENCRYPTED cannot be decrypted: {e}"))?;
+                let mut mailer = SendGridMailer::new(key, self.sender.clone())?;
+                if let Some(base) = &self.sendgrid_base_url {
+                    mailer = mailer.with_base_url(base);
+                }
+                Arc::new(mailer)
+            }
+            None => Arc::new(NoMailer),
+        };
+        let notifier = HttpNotifier::new(self.webhook_targets, mailer, Arc::clone(&clock))?;
+        Ok(Dispatcher::new(store, Arc::new(notifier), clock))
+    }
+}
+
+/// The mailer of a deployment without a SendGrid key: every e-mail fails, saying why.
+#[derive(Debug)]
+struct NoMailer;
+
+#[async_trait]
+impl Mailer for NoMailer {
+    async fn send(&self, _to: &[Email], _subject: &str, _text: &str) -> Result<(), SendError> {
+        Err(SendError::Permanent("e-mail is not configured for this deployment (no SendGrid API key)".into()))
+    }
+}
