@@ -126,6 +126,18 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_instance_events_read_as_their_payloads() {
+        let event: Event = serde_json::from_str(include_str!("../../../events/instance-polled.json")).unwrap();
+        assert_eq!(event.detail_type, crate::events::DetailType::INSTANCE_POLLED);
+        let polled: InstancePolled = event.payload().unwrap();
+        assert_eq!(polled.trunks.iter().filter(|t| !t.online).count(), 1);
+        let event: Event = serde_json::from_str(include_str!("../../../events/instance-not-polled.json")).unwrap();
+        assert_eq!(event.detail_type, crate::events::DetailType::INSTANCE_NOT_POLLED);
+        let not_polled: InstanceNotPolled = event.payload().unwrap();
+        assert_eq!(not_polled.slot - not_polled.since, POLL_INTERVAL * NOT_POLLED_AFTER_SLOTS as i32);
+    }
+
+    #[test]
     fn a_healthy_instance_is_polled_in_full_once_an_hour() {
         let now = DateTime::parse_from_rfc3339("2026-11-29T09:00:00Z").unwrap().with_timezone(&Utc);
         let mut instance = Instance::new(
