@@ -13,7 +13,8 @@ use sikurd::domain::{
 use sikurd::events::{DetailType, EventPublisher, InProcessBus, handler_fn};
 use sikurd::pbx::{Known, PbxClient, PbxClientConfig, PollFailure};
 use sikurd::polling::{
-    InstancePolled, POLL_INTERVAL, PollBatch, PollTarget, Poller, Recorder, Scheduler, known_of, slot_of,
+    InstancePolled, InstancesPolled, POLL_INTERVAL, PollBatch, PollTarget, Poller, Recorder, Scheduler, known_of,
+    slot_of,
 };
 use sikurd_pbx_sim::{Faults, PbxSpec, SimConfig, Simulator};
 use sikurd_tests::{StoreFixture, dynamo_store, embedded_store};
@@ -52,7 +53,7 @@ async fn world_with(f: StoreFixture, sim_config: SimConfig) -> World {
         handler_fn(move |event| {
             let sink = sink.clone();
             async move {
-                sink.lock().unwrap().push(event.payload::<InstancePolled>().unwrap());
+                sink.lock().unwrap().extend(event.payload::<InstancesPolled>().unwrap().polled);
                 Ok(())
             }
         }),

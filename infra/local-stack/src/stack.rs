@@ -12,7 +12,7 @@ use sikurd::domain::{Email, Plan, Tenant, TenantId, TenantName};
 use sikurd::events::{DetailType, EventPublisher, InProcessBus, handler_fn};
 use sikurd::notify::{HttpNotifier, OutboxMailer};
 use sikurd::pbx::{PbxClient, PbxClientConfig, TargetPolicy};
-use sikurd::polling::{InstancePolled, Poller, Recorder, Scheduler};
+use sikurd::polling::{InstancePolled, InstancesPolled, Poller, Recorder, Scheduler};
 use sikurd::store::Store;
 use sikurd::table::EmbeddedTable;
 
@@ -81,8 +81,8 @@ impl LocalStack {
             handler_fn(move |event| {
                 let sink = Arc::clone(&sink);
                 async move {
-                    let polled: InstancePolled = event.payload().map_err(|e| e.to_string())?;
-                    sink.lock().unwrap_or_else(|e| e.into_inner()).push(polled);
+                    let batch: InstancesPolled = event.payload().map_err(|e| e.to_string())?;
+                    sink.lock().unwrap_or_else(|e| e.into_inner()).extend(batch.polled);
                     Ok(())
                 }
             }),

@@ -1,12 +1,16 @@
 use async_trait::async_trait;
+use futures_util::StreamExt;
 
 use super::notifications::{Dispatcher, plan_deliveries};
 use super::{AlertKind, Changed, EvaluationState, Origin, Thresholds, Transition, evaluate, evaluate_not_polled};
 use crate::clock::Clock;
 use crate::domain::GroupName;
 use crate::events::{DetailType, Event, EventHandler, HandlerError};
-use crate::polling::{InstanceNotPolled, InstancePolled};
+use crate::polling::{InstanceNotPolled, InstancePolled, InstancesPolled};
 use crate::store::{Deliveries, Store, StoreError};
+
+/// Instances of one `InstancePolled` event evaluated at once.
+const EVALUATIONS_IN_FLIGHT: usize = 8;
 
 /// Evaluations of one event retried after meeting a concurrent write to the same instance.
 const CONFLICT_ATTEMPTS: usize = 5;
@@ -46,6 +50,18 @@ impl Evaluator {
 
     pub async fn evaluate(&self, event: &InstancePolled) -> Result<Evaluated, StoreError> {
         self.evaluate_with(event.into(), |state, t| evaluate(state, event, t)).await
+    }
+
+    /// Every instance of an `InstancePolled` event, a few at a time. All are evaluated even if
+    /// some fail; then the first error is returned (the event is delivered again, and the
+    /// instances already evaluated are ignored as duplicates).
+    pub async fn evaluate_all(&self, batch: &InstancesPolled) -> Result<Vec<Evaluated>, StoreError> {
+        let results: Vec<Result<Evaluated, StoreError>> = futures_util::stream::iter(0..batch.polled.len())
+            .map(|i| self.evaluate(&batch.polled[i]))
+            .buffered(EVALUATIONS_IN_FLIGHT)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     /// An instance with no recorded poll: opens `no_data` (the next poll resolves it).
@@ -101,7 +117,7 @@ impl EventHandler for Evaluator {
     async fn handle(&self, event: &Event) -> Result<(), HandlerError> {
         let bad = |e: serde_json::Error| HandlerError::from(format!("bad {}: {e}", event.detail_type));
         if event.detail_type == DetailType::INSTANCE_POLLED {
-            self.evaluate(&event.payload().map_err(bad)?).await.map_err(HandlerError::new)?;
+            self.evaluate_all(&event.payload().map_err(bad)?).await.map_err(HandlerError::new)?;
         } else if event.detail_type == DetailType::INSTANCE_NOT_POLLED {
             self.evaluate_not_polled(&event.payload().map_err(bad)?).await.map_err(HandlerError::new)?;
         } else {

@@ -12,7 +12,7 @@ use crate::alerts::{Dispatcher, Evaluated, Evaluator, SweepReport};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Env};
 use crate::events::{DetailType, Event};
-use crate::polling::{InstanceNotPolled, InstancePolled};
+use crate::polling::{InstanceNotPolled, InstancesPolled};
 use crate::store::StoreError;
 
 /// The detail type of EventBridge's scheduled events.
@@ -39,11 +39,25 @@ impl Config {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "handled", rename_all = "snake_case")]
 pub enum Outcome {
-    /// An `InstancePolled` event: `ignored` (duplicate or late), `unchanged`, or `changed` with
-    /// the number of alerts opened, changed or resolved.
-    Evaluated { result: &'static str, alerts_changed: usize },
+    /// An `InstancePolled` or `InstanceNotPolled` event: how many instances were evaluated,
+    /// how many of them were ignored (duplicate, late or stale), unchanged, or changed, and the
+    /// alerts opened, changed or resolved.
+    Evaluated { instances: usize, ignored: usize, unchanged: usize, changed: usize, alerts_changed: usize },
     /// A schedule tick: the notifications sent.
     Swept(SweepReport),
+}
+
+impl Outcome {
+    fn of(results: &[Evaluated]) -> Self {
+        let count = |f: fn(&Evaluated) -> bool| results.iter().filter(|r| f(r)).count();
+        Self::Evaluated {
+            instances: results.len(),
+            ignored: count(|r| *r == Evaluated::Ignored),
+            unchanged: count(|r| *r == Evaluated::Unchanged),
+            changed: count(|r| matches!(r, Evaluated::Changed(_))),
+            alerts_changed: results.iter().map(|r| if let Evaluated::Changed(c) = r { c.len() } else { 0 }).sum(),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,17 +91,13 @@ impl Handler {
             return Ok(Outcome::Swept(self.dispatcher.sweep().await));
         }
         let bad = |e: serde_json::Error| AlertEvaluatorError::NotAnEvent(e.to_string());
-        let evaluated = if event.detail_type == DetailType::INSTANCE_POLLED {
-            self.evaluator.evaluate(&event.payload::<InstancePolled>().map_err(bad)?).await?
+        let results = if event.detail_type == DetailType::INSTANCE_POLLED {
+            self.evaluator.evaluate_all(&event.payload::<InstancesPolled>().map_err(bad)?).await?
         } else if event.detail_type == DetailType::INSTANCE_NOT_POLLED {
-            self.evaluator.evaluate_not_polled(&event.payload::<InstanceNotPolled>().map_err(bad)?).await?
+            vec![self.evaluator.evaluate_not_polled(&event.payload::<InstanceNotPolled>().map_err(bad)?).await?]
         } else {
             return Err(AlertEvaluatorError::NotAnEvent(format!("detail-type is {:?}", event.detail_type.as_str())));
         };
-        Ok(match evaluated {
-            Evaluated::Ignored => Outcome::Evaluated { result: "ignored", alerts_changed: 0 },
-            Evaluated::Unchanged => Outcome::Evaluated { result: "unchanged", alerts_changed: 0 },
-            Evaluated::Changed(changed) => Outcome::Evaluated { result: "changed", alerts_changed: changed.len() },
-        })
+        Ok(Outcome::of(&results))
     }
 }

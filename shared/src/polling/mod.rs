@@ -89,6 +89,43 @@ pub struct InstancePolled {
     pub failed_backups: u32,
 }
 
+/// The detail of an `InstancePolled` event: the instances one poller batch polled and
+/// recorded (one event per batch, split further only to stay under EventBridge's 256 KiB), each
+/// with enough for alert evaluation without a read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InstancesPolled {
+    pub polled: Vec<InstancePolled>,
+}
+
+/// An `InstancePolled` event's detail is kept under this many bytes of JSON.
+const POLLED_EVENT_BYTES: usize = 200 * 1024;
+
+impl InstancesPolled {
+    /// The `InstancePolled` events for `polled`: as few as fit under the size limit, in order.
+    pub fn events(polled: &[InstancePolled]) -> Vec<crate::events::Event> {
+        let mut events = Vec::new();
+        let mut chunk: Vec<InstancePolled> = Vec::new();
+        let mut bytes = 0;
+        for p in polled {
+            let size = serde_json::to_vec(p).map(|v| v.len() + 1).unwrap_or(0);
+            if !chunk.is_empty() && bytes + size > POLLED_EVENT_BYTES {
+                events.extend(Self::event(std::mem::take(&mut chunk)));
+                bytes = 0;
+            }
+            bytes += size;
+            chunk.push(p.clone());
+        }
+        if !chunk.is_empty() {
+            events.extend(Self::event(chunk));
+        }
+        events
+    }
+
+    fn event(polled: Vec<InstancePolled>) -> Option<crate::events::Event> {
+        crate::events::Event::from_payload(crate::events::DetailType::INSTANCE_POLLED, &Self { polled }).ok()
+    }
+}
+
 /// Slots in a row without a recorded poll that make an instance "not polled" (`no_data`).
 pub const NOT_POLLED_AFTER_SLOTS: i64 = 3;
 
@@ -129,12 +166,28 @@ mod tests {
     fn the_sample_instance_events_read_as_their_payloads() {
         let event: Event = serde_json::from_str(include_str!("../../../events/instance-polled.json")).unwrap();
         assert_eq!(event.detail_type, crate::events::DetailType::INSTANCE_POLLED);
-        let polled: InstancePolled = event.payload().unwrap();
-        assert_eq!(polled.trunks.iter().filter(|t| !t.online).count(), 1);
+        let batch: InstancesPolled = event.payload().unwrap();
+        assert_eq!(batch.polled.len(), 2);
+        assert_eq!(batch.polled[0].trunks.iter().filter(|t| !t.online).count(), 1);
         let event: Event = serde_json::from_str(include_str!("../../../events/instance-not-polled.json")).unwrap();
         assert_eq!(event.detail_type, crate::events::DetailType::INSTANCE_NOT_POLLED);
         let not_polled: InstanceNotPolled = event.payload().unwrap();
         assert_eq!(not_polled.slot - not_polled.since, POLL_INTERVAL * NOT_POLLED_AFTER_SLOTS as i32);
+    }
+
+    #[test]
+    fn polled_instances_travel_one_event_per_batch_unless_too_large() {
+        let event: Event = serde_json::from_str(include_str!("../../../events/instance-polled.json")).unwrap();
+        let one = event.payload::<InstancesPolled>().unwrap().polled.remove(0);
+        let batch: Vec<InstancePolled> = (0..25).map(|_| one.clone()).collect();
+        assert_eq!(InstancesPolled::events(&batch).len(), 1);
+        let mut big = one.clone();
+        big.reason = Some("x".repeat(60_000));
+        let events = InstancesPolled::events(&vec![big; 10]);
+        assert_eq!(events.len(), 4, "three of 60 kB fit under 200 kB");
+        let back: usize = events.iter().map(|e| e.payload::<InstancesPolled>().unwrap().polled.len()).sum();
+        assert_eq!(back, 10);
+        assert!(InstancesPolled::events(&[]).is_empty());
     }
 
     #[test]

@@ -6,9 +6,9 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{InstancePolled, PollBatch, PollTarget, Recorder};
+use super::{InstancePolled, InstancesPolled, PollBatch, PollTarget, Recorder};
 use crate::domain::InstanceStatus;
-use crate::events::{DetailType, Event, EventHandler, EventPublisher, HandlerError};
+use crate::events::{Event, EventHandler, EventPublisher, HandlerError};
 use crate::pbx::{PbxClient, PollFailure, PollReport};
 use crate::store::{Store, StoreError};
 
@@ -54,8 +54,8 @@ impl Poller {
         self
     }
 
-    /// Polls and records every instance of the batch, then publishes one `InstancePolled`
-    /// event per instance. One failing instance never fails the others.
+    /// Polls and records every instance of the batch, then publishes them in one
+    /// `InstancePolled` event. One failing instance never fails the others.
     pub async fn poll_batch(&self, batch: &PollBatch) -> BatchReport {
         // A poll's future is only made once it holds an in-flight permit, so a process with many
         // batches waiting holds one small future per batch, not a large one per instance.
@@ -90,8 +90,7 @@ impl Poller {
             // Only a third missed minute in a row would make the scheduler report no data.
             tracing::warn!(slot = %batch.slot, error = %e, "the batch's poll record was not written");
         }
-        let events: Vec<Event> =
-            report.polled.iter().filter_map(|p| Event::from_payload(DetailType::INSTANCE_POLLED, p).ok()).collect();
+        let events = InstancesPolled::events(&report.polled);
         if !events.is_empty()
             && let Err(e) = self.events.publish(events).await
         {
@@ -111,8 +110,7 @@ impl Poller {
         let batch = PollBatch { slot: super::slot_of(now), targets: vec![target.clone()] };
         let polled = self.poll_and_record(&batch, target, true).await?;
         if let Some(p) = &polled
-            && let Ok(event) = Event::from_payload(DetailType::INSTANCE_POLLED, p)
-            && let Err(e) = self.events.publish(vec![event]).await
+            && let Err(e) = self.events.publish(InstancesPolled::events(std::slice::from_ref(p))).await
         {
             tracing::error!(error = %e, "publishing an InstancePolled event failed");
         }
