@@ -426,6 +426,8 @@ async fn api_with_alert() -> (ApiFixture, sikurd_tests::api::Session, sikurd::al
     let evaluator = Evaluator::new(api.store().clone(), api.stores.tables.clock.clone(), dispatcher, None);
     let mut world = World::new(sikurd_tests::embedded_store());
     world.tenant = TenantId::parse(&owner.tenant_id).unwrap();
+    let secret = secrecy::SecretString::from("whsec_api");
+    sikurd_tests::receiver::route_everything_to_webhook(api.store(), &world.tenant, HOOK_A, &secret).await;
     world.instance = InstanceId::parse(&instance).unwrap();
     world.start = sikurd::polling::slot_of(api.clock().now());
     for (minute, online) in [(0, true), (1, false), (2, false)] {
@@ -495,6 +497,11 @@ async fn technicians_acknowledge_and_resolve_with_reasons_viewers_cannot_and_eac
     }
 }
 
+async fn listed_without_notifications(api: &ApiFixture, owner: &sikurd_tests::api::Session) -> bool {
+    let list = api.send(owner.get("/api/v1/alerts")).await;
+    list.json["items"].as_array().unwrap().iter().all(|a| a.get("notifications").is_none())
+}
+
 #[tokio::test]
 async fn the_alert_list_filters_pages_and_exports_as_csv() {
     let (api, owner, alert) = api_with_alert().await;
@@ -518,6 +525,14 @@ async fn the_alert_list_filters_pages_and_exports_as_csv() {
     }
     let one = api.send(owner.get(&format!("/api/v1/alerts/{}", alert.id))).await;
     assert_eq!((one.status, one.json["instance_name"].clone()), (StatusCode::OK, json!("Head office")));
+    let notifications = one.json["notifications"].as_array().unwrap();
+    assert_eq!(notifications.len(), 1, "{notifications:?}");
+    assert_eq!(
+        (notifications[0]["notice"].as_str(), notifications[0]["status"].as_str()),
+        (Some("opened"), Some("delivered"))
+    );
+    assert!(!one.text.contains(HOOK_A), "the webhook URL is a secret");
+    assert!(listed_without_notifications(&api, &owner).await);
 
     let csv = api.send(owner.get("/api/v1/export/alerts.csv?status=open")).await;
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.text);
@@ -530,4 +545,39 @@ async fn the_alert_list_filters_pages_and_exports_as_csv() {
         "{row}"
     );
     assert_eq!(lines.next(), None);
+}
+
+#[tokio::test]
+async fn a_flapping_trunk_notifies_once_per_flap_and_a_rising_severity_escalates() {
+    let world = World::new(embedded_store());
+    let a = world.webhook_channel(HOOK_A).await;
+    world.route(Route::new("all", vec![a])).await;
+    for (minute, online) in [(0, true), (1, false), (2, false), (3, true), (4, false), (5, false), (6, true)] {
+        world.poll(minute, online).await;
+    }
+    let sent = world.notifier.sent();
+    let kinds: Vec<&str> = sent.iter().map(|s| s.notice.kind.as_str()).collect();
+    assert_eq!(kinds, ["opened", "resolved", "opened"], "the flap that reopened is told once, its end is not");
+    assert!(sent[2].notice.detail.contains("flapping"), "{}", sent[2].notice.detail);
+    let alerts = world.alerts(Some(AlertStatus::Resolved)).await;
+    assert_eq!(alerts.iter().filter(|a| a.flapping).count(), 1);
+
+    let expiring = |minute: i64, days: i64| {
+        let mut e = world.polled(minute, true);
+        e.licence.as_mut().unwrap().expires_at = Some(e.slot + Duration::days(days));
+        e
+    };
+    for (minute, days) in [(7, 20), (8, 6)] {
+        world.set_clock(minute);
+        world.evaluator.evaluate(&expiring(minute, days)).await.unwrap();
+    }
+    let kinds: Vec<(String, String)> = world.notifier.sent()[3..]
+        .iter()
+        .map(|s| (s.notice.kind.as_str().to_owned(), s.notice.severity.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [("opened".to_owned(), "info".to_owned()), ("escalated".to_owned(), "warning".to_owned())],
+        "info when 20 days are left, escalated to warning under 7"
+    );
 }

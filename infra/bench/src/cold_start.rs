@@ -20,8 +20,6 @@ pub struct Options {
     binaries: Option<PathBuf>,
 }
 
-const FUNCTIONS: [&str; 3] = ["api", "poll-scheduler", "poller"];
-
 /// The size of `binary` zipped as Lambda's `bootstrap`, in bytes.
 fn zipped_size(binary: &std::path::Path) -> anyhow::Result<u64> {
     let dir = tempfile::tempdir()?;
@@ -49,10 +47,10 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
     let env = cloud.environment(&[]);
     println!("cold start: {} starts per function, x86-64 release binaries, {}", o.starts, dir.display());
     println!(
-        "{:<15} {:>9} {:>9} {:>9} {:>11} {:>11}",
+        "{:<16} {:>9} {:>9} {:>9} {:>11} {:>11}",
         "function", "min ms", "median ms", "max ms", "size MiB", "zipped MiB"
     );
-    for name in FUNCTIONS {
+    for name in sikurd::functions::FUNCTIONS.iter().map(|f| f.name) {
         let binary = dir.join(name);
         if !binary.exists() {
             bail!("{} is missing: cargo build --release -p {name}", binary.display());
@@ -66,7 +64,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         let mib = |bytes: u64| bytes as f64 / 1024.0 / 1024.0;
         println!(
-            "{:<15} {:>9.1} {:>9.1} {:>9.1} {:>11.2} {:>11.2}",
+            "{:<16} {:>9.1} {:>9.1} {:>9.1} {:>11.2} {:>11.2}",
             name,
             ms(inits[0]),
             ms(inits[inits.len() / 2]),

@@ -7,6 +7,7 @@
 mod alert_evaluation;
 mod api_list;
 mod cold_start;
+mod evaluator_batch;
 mod poll_cycle;
 mod poller_batch;
 mod process;
@@ -38,6 +39,9 @@ enum Command {
     /// The `poller` function binary under the Runtime API emulator over a simulated fleet:
     /// billed duration per batch and GB-seconds per poll.
     PollerBatch(poller_batch::Options),
+    /// The `alert-evaluator` function binary under the Runtime API emulator: billed duration per
+    /// `InstancePolled` event of 25 and GB-seconds per poll.
+    EvaluatorBatch(evaluator_batch::Options),
     /// Metric rows written one poll at a time into the embedded table: rows/s and memory.
     StoreWrites(store_writes::Options),
 }
@@ -51,5 +55,6 @@ async fn main() -> anyhow::Result<()> {
         Command::StoreWrites(options) => store_writes::run(options).await,
         Command::ColdStart(options) => cold_start::run(options).await,
         Command::PollerBatch(options) => poller_batch::run(options).await,
+        Command::EvaluatorBatch(options) => evaluator_batch::run(options).await,
     }
 }

@@ -16,6 +16,9 @@ const CLAIM_LEASE: Duration = Duration::minutes(2);
 const DUE_PAGE: u32 = 100;
 /// Deliveries sent at once by one sweep.
 const SENDS_IN_FLIGHT: usize = 16;
+/// A sweep starts no new page after this long (the function's timeout is 60 s); the next sweep
+/// goes on.
+const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(40);
 
 /// The notice about `alert`, with a link to it on the dashboard when `links` is the
 /// dashboard's address.
@@ -159,8 +162,9 @@ impl Dispatcher {
     pub async fn sweep(&self) -> SweepReport {
         let mut report = SweepReport::default();
         let now = self.clock.now();
+        let started = std::time::Instant::now();
         for shard in 0..keys::DELIVERY_SHARDS {
-            loop {
+            while started.elapsed() < SWEEP_BUDGET {
                 let due = match self.store.deliveries.due_across_tenants(shard, now, DUE_PAGE).await {
                     Ok(due) => due,
                     Err(e) => {

@@ -512,6 +512,49 @@ mod tests {
         assert_eq!(steps(&log), ["", "-", "-", "opened instance_unreachable Critical"]);
     }
 
+    fn not_polled(minute: i64) -> InstanceNotPolled {
+        let e = healthy(minute);
+        InstanceNotPolled {
+            tenant_id: e.tenant_id,
+            instance_id: e.instance_id,
+            instance_name: e.instance_name,
+            group: None,
+            slot: e.slot,
+            since: e.slot - Duration::minutes(3),
+        }
+    }
+
+    #[test]
+    fn no_data_opens_once_when_not_polled_and_the_next_poll_resolves_it() {
+        let t = Thresholds::default();
+        let (state, _) = run(&[healthy(0)]);
+        let (state, opened) = evaluate_not_polled(&state, &not_polled(4), &t).unwrap();
+        assert_eq!(opened.iter().map(describe).collect::<Vec<_>>(), ["opened no_data Warning"]);
+        assert!(evaluate_not_polled(&state, &not_polled(4), &t).is_none(), "a duplicate");
+        assert!(evaluate_not_polled(&state, &not_polled(2), &t).is_none(), "a late one");
+        let (again, transitions) = evaluate_not_polled(&state, &not_polled(5), &t).unwrap();
+        assert!(transitions.is_empty() && !again.differs(&state), "still not polled: no change, no write");
+        let (_, resolved) = evaluate(&state, &healthy(6), &t).unwrap();
+        assert_eq!(resolved.iter().map(describe).collect::<Vec<_>>(), ["resolved no_data"]);
+        let (_, failed_poll) = evaluate(&state, &failed(6, PollOutcome::Unreachable), &t).unwrap();
+        assert!(
+            failed_poll.iter().any(|t| describe(t) == "resolved no_data"),
+            "a failed poll is still a poll: the pipeline works"
+        );
+    }
+
+    #[test]
+    fn a_disabled_kind_never_opens_and_an_open_one_resolves() {
+        let mut t = Thresholds::default();
+        let (state, _) = run(&[healthy(0), failed(1, PollOutcome::LoginFailed)]);
+        t.disabled.insert(AlertKind::LoginFailing);
+        let (_, transitions) = evaluate(&state, &failed(2, PollOutcome::LoginFailed), &t).unwrap();
+        assert_eq!(transitions.iter().map(describe).collect::<Vec<_>>(), ["resolved login_failing"]);
+        let (fresh, _) = run(&[healthy(0)]);
+        let (_, transitions) = evaluate(&fresh, &failed(1, PollOutcome::LoginFailed), &t).unwrap();
+        assert!(transitions.is_empty());
+    }
+
     #[test]
     fn an_event_that_changes_nothing_leaves_the_state_as_it_was() {
         let t = Thresholds::default();

@@ -18,7 +18,7 @@ use super::extract::{Body, Params, SourceIp};
 use super::views::page_size;
 use crate::alerts::{Act, Alert, AlertChange, AlertKind, AlertStatus, Severity};
 use crate::domain::{AlertId, InstanceId, Role};
-use crate::store::AlertFilter;
+use crate::store::{AlertFilter, DeliveryRecord, DeliveryStatus};
 
 /// The longest reason accepted, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -102,6 +102,42 @@ pub struct AlertView {
     pub silenced_until: Option<DateTime<Utc>>,
     /// Every change, oldest first.
     pub history: Vec<AlertChangeView>,
+    /// The notifications planned for it, with their outcome (only on `GET /api/v1/alerts/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notifications: Option<Vec<NotificationView>>,
+}
+
+/// One notice of an alert to one channel.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotificationView {
+    /// `dlv_…`
+    pub id: String,
+    /// `ch_…`
+    pub channel_id: String,
+    /// `opened`, `reminder`, `escalated` or `resolved`.
+    pub notice: &'static str,
+    pub status: DeliveryStatus,
+    /// When it is (or was) due; a pending one is tried then.
+    pub due_at: DateTime<Utc>,
+    pub attempts: u32,
+    /// Why the last attempt failed, or why it was not sent.
+    pub last_error: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<DeliveryRecord> for NotificationView {
+    fn from(d: DeliveryRecord) -> Self {
+        Self {
+            id: d.id.to_string(),
+            channel_id: d.channel_id.to_string(),
+            notice: d.notice.kind.as_str(),
+            status: d.status,
+            due_at: d.due_at,
+            attempts: d.attempts,
+            last_error: d.last_error,
+            finished_at: d.finished_at,
+        }
+    }
 }
 
 pub(crate) fn view(alert: Alert, now: DateTime<Utc>) -> AlertView {
@@ -123,6 +159,7 @@ pub(crate) fn view(alert: Alert, now: DateTime<Utc>) -> AlertView {
         duration_seconds,
         silenced_until: alert.silenced_until,
         history: alert.history.into_iter().map(AlertChangeView::from).collect(),
+        notifications: None,
     }
 }
 
@@ -202,7 +239,7 @@ async fn existing(state: &ApiState, caller: &Caller, raw: &str) -> Result<AlertI
     Ok(id)
 }
 
-/// One alert with its history.
+/// One alert with its history and its notifications.
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "alerts", params(("id" = String, Path, description = "`alr_…`")),
     responses((status = 200, body = AlertView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get(
@@ -210,8 +247,12 @@ pub async fn get(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<AlertView>, ApiError> {
-    let alert = state.store().alerts.get(caller.tenant_id(), &alert_id(&id)?).await?.ok_or(ApiError::NotFound)?;
-    Ok(Json(view(alert, state.now())))
+    let store = state.store();
+    let alert = store.alerts.get(caller.tenant_id(), &alert_id(&id)?).await?.ok_or(ApiError::NotFound)?;
+    let deliveries = store.deliveries.of_alert(caller.tenant_id(), &alert.id).await?;
+    let mut view = view(alert, state.now());
+    view.notifications = Some(deliveries.into_iter().map(NotificationView::from).collect());
+    Ok(Json(view))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -38,38 +38,6 @@ pub const SIGNING_SECRET_PREFIX: &str = "whsec_";
 /// Random bytes in a signing secret (written in unpadded base64url after the prefix).
 const SIGNING_SECRET_BYTES: usize = 32;
 
-/// The body a webhook is posted with.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelFormat {
-    /// Sikurd's own JSON, signed (`X-Sikurd-Signature`).
-    Generic,
-    /// A Slack incoming webhook.
-    Slack,
-    /// A Microsoft Teams Workflows webhook.
-    Teams,
-}
-
-impl From<ChannelFormat> for WebhookFormat {
-    fn from(f: ChannelFormat) -> Self {
-        match f {
-            ChannelFormat::Generic => Self::Generic,
-            ChannelFormat::Slack => Self::Slack,
-            ChannelFormat::Teams => Self::Teams,
-        }
-    }
-}
-
-impl From<WebhookFormat> for ChannelFormat {
-    fn from(f: WebhookFormat) -> Self {
-        match f {
-            WebhookFormat::Generic => Self::Generic,
-            WebhookFormat::Slack => Self::Slack,
-            WebhookFormat::Teams => Self::Teams,
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelType {
@@ -88,7 +56,7 @@ pub struct ChannelView {
     /// E-mail channels: the recipients.
     pub to: Option<Vec<String>>,
     /// Webhook channels: the body's form.
-    pub format: Option<ChannelFormat>,
+    pub format: Option<WebhookFormat>,
     /// Webhook channels: the URL's scheme, host and port. The URL itself is never shown.
     pub origin: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -103,7 +71,7 @@ fn view(channel: Channel, signing_secret: Option<&SecretString>) -> ChannelView 
         ChannelKind::Email { target } => {
             (ChannelType::Email, Some(target.to().iter().map(ToString::to_string).collect()), None, None)
         }
-        ChannelKind::Webhook { format, origin, .. } => (ChannelType::Webhook, None, Some(format.into()), Some(origin)),
+        ChannelKind::Webhook { format, origin, .. } => (ChannelType::Webhook, None, Some(format), Some(origin)),
     };
     ChannelView {
         id: channel.id.to_string(),
@@ -143,7 +111,7 @@ pub enum NewChannelRequest {
         url: SecretString,
         /// Default `generic`.
         #[serde(default)]
-        format: Option<ChannelFormat>,
+        format: Option<WebhookFormat>,
     },
 }
 
@@ -158,7 +126,7 @@ pub struct ChannelPatchRequest {
     #[schema(value_type = Option<String>)]
     pub url: Option<SecretString>,
     /// Webhook channels: the body's form.
-    pub format: Option<ChannelFormat>,
+    pub format: Option<WebhookFormat>,
     /// Webhook channels: `true` makes a new signing secret, returned once in this answer; the
     /// old one stops signing at once.
     #[serde(default)]
@@ -263,7 +231,7 @@ async fn create_channel(
         }
         NewChannelRequest::Webhook { name, url, format } => {
             let name = channel_name(&name)?;
-            let target = webhook_target(state, &url, format.map_or(WebhookFormat::Generic, Into::into))?;
+            let target = webhook_target(state, &url, format.unwrap_or(WebhookFormat::Generic))?;
             let secret = new_signing_secret();
             let kind = state.store().channels.webhook_kind(tenant, &id, target, &secret).await?;
             (name, kind, Some(secret))
@@ -314,7 +282,7 @@ async fn webhook_change(
     if patch.url.is_none() && patch.format.is_none() && !patch.rotate_secret {
         return Ok(None);
     }
-    let format = patch.format.map_or(current, Into::into);
+    let format = patch.format.unwrap_or(current);
     let new_target = patch.url.as_ref().map(|url| webhook_target(state, url, format)).transpose()?;
     let rotated = patch.rotate_secret.then(new_signing_secret);
     let (target, secret) = match (new_target, rotated) {

@@ -55,7 +55,7 @@ impl EmailTarget {
 }
 
 /// The body a webhook is posted with (see [`super::webhook_body`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum WebhookFormat {
     /// Sikurd's own JSON, for receivers written against it.
