@@ -7,87 +7,26 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::str::FromStr;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc, Weekday};
 use serde::{Deserialize, Serialize};
-use ulid::Ulid;
 
 use super::{AlertKind, Severity, Thresholds};
 use crate::domain::{GroupName, InstanceId, ValueError};
 
-macro_rules! settings_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
-        #[serde(try_from = "String", into = "String")]
-        pub struct $name(String);
-
-        impl $name {
-            pub const PREFIX: &'static str = $prefix;
-
-            /// A new id; ids generated later sort after earlier ones (ULID).
-            pub fn generate() -> Self {
-                Self(format!("{}_{}", $prefix, Ulid::new()))
-            }
-
-            /// Accepts `<prefix>_<ULID>` in either case and keeps the canonical spelling.
-            pub fn parse(s: &str) -> Result<Self, ValueError> {
-                let body = s
-                    .strip_prefix($prefix)
-                    .and_then(|rest| rest.strip_prefix('_'))
-                    .ok_or_else(|| ValueError::new($what, concat!("must start with \"", $prefix, "_\"")))?;
-                let ulid = Ulid::from_string(body)
-                    .map_err(|_| ValueError::new($what, "must end in a 26-character ULID"))?;
-                Ok(Self(format!("{}_{}", $prefix, ulid)))
-            }
-
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = ValueError;
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Self::parse(s)
-            }
-        }
-
-        impl TryFrom<String> for $name {
-            type Error = ValueError;
-            fn try_from(s: String) -> Result<Self, Self::Error> {
-                Self::parse(&s)
-            }
-        }
-
-        impl From<$name> for String {
-            fn from(id: $name) -> String {
-                id.0
-            }
-        }
-    };
-}
-
-settings_id!(
+crate::domain::prefixed_id!(
     /// A rule override: `ov_…`.
     OverrideId, "ov", "override id"
 );
-settings_id!(
+crate::domain::prefixed_id!(
     /// A maintenance window: `mw_…`.
     WindowId, "mw", "maintenance window id"
 );
-settings_id!(
+crate::domain::prefixed_id!(
     /// A notification route: `rt_…`.
     RouteId, "rt", "route id"
 );
-settings_id!(
+crate::domain::prefixed_id!(
     /// A notification channel (e-mail, webhook…): `ch_…`. Channels are stored elsewhere; routes
     /// only name them.
     ChannelId, "ch", "channel id"

@@ -1,17 +1,16 @@
 //! Prefixed, typed ids (`ten_01J…`): a ULID behind a prefix that names the kind of object.
 
-use std::fmt;
-use std::str::FromStr;
-
-use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-use super::ValueError;
-
+/// A prefixed id type: `$name::generate()`, `parse`, `as_str`, `Display`, `FromStr`, serde
+/// through `parse`, and an OpenAPI string schema.
 macro_rules! prefixed_id {
     ($(#[$doc:meta])* $name:ident, $prefix:literal, $what:literal) => {
         $(#[$doc])*
-        #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::serde::Serialize, ::serde::Deserialize,
+            ::utoipa::ToSchema,
+        )]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -20,17 +19,16 @@ macro_rules! prefixed_id {
 
             /// A new id; ids generated later sort after earlier ones (ULID).
             pub fn generate() -> Self {
-                Self(format!("{}_{}", $prefix, Ulid::new()))
+                Self(format!("{}_{}", $prefix, ::ulid::Ulid::new()))
             }
 
             /// Accepts `<prefix>_<ULID>` in either case and keeps the canonical spelling.
-            pub fn parse(s: &str) -> Result<Self, ValueError> {
-                let body = s
-                    .strip_prefix($prefix)
-                    .and_then(|rest| rest.strip_prefix('_'))
-                    .ok_or_else(|| ValueError::new($what, concat!("must start with \"", $prefix, "_\"")))?;
-                let ulid = Ulid::from_string(body)
-                    .map_err(|_| ValueError::new($what, "must end in a 26-character ULID"))?;
+            pub fn parse(s: &str) -> Result<Self, $crate::domain::ValueError> {
+                let body = s.strip_prefix($prefix).and_then(|rest| rest.strip_prefix('_')).ok_or_else(|| {
+                    $crate::domain::ValueError::new($what, concat!("must start with \"", $prefix, "_\""))
+                })?;
+                let ulid = ::ulid::Ulid::from_string(body)
+                    .map_err(|_| $crate::domain::ValueError::new($what, "must end in a 26-character ULID"))?;
                 Ok(Self(format!("{}_{}", $prefix, ulid)))
             }
 
@@ -39,21 +37,21 @@ macro_rules! prefixed_id {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(&self.0)
             }
         }
 
-        impl FromStr for $name {
-            type Err = ValueError;
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::domain::ValueError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 Self::parse(s)
             }
         }
 
         impl TryFrom<String> for $name {
-            type Error = ValueError;
+            type Error = $crate::domain::ValueError;
             fn try_from(s: String) -> Result<Self, Self::Error> {
                 Self::parse(&s)
             }
@@ -66,6 +64,8 @@ macro_rules! prefixed_id {
         }
     };
 }
+
+pub(crate) use prefixed_id;
 
 prefixed_id!(
     /// A tenant: one MSP account.

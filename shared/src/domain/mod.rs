@@ -19,6 +19,7 @@ pub use audit::{Actor, AuditEntry, AuditOutcome};
 pub use backup::{BackupOutcome, BackupRecord};
 pub use credentials::{CredentialKind, PbxCredentials};
 pub use email::Email;
+pub(crate) use ids::prefixed_id;
 pub use ids::{AlertId, AuditId, DeliveryId, InstanceId, TenantId, UserId};
 pub use instance::{BackupsSeen, Instance, InstanceStatus, LicenceInfo, PbxVersion, RESTORE_WINDOW_DAYS, TrunkState};
 pub use metric::{MetricSnapshot, PollOutcome};
