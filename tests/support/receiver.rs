@@ -115,7 +115,7 @@ pub async fn route_everything_to_webhook(
     use sikurd::alerts::{ChannelId, Route};
     use sikurd::notify::{WebhookFormat, WebhookTarget};
     use sikurd::pbx::TargetPolicy;
-    use sikurd::store::{Channel, StoreError};
+    use sikurd::store::Channel;
 
     let id = ChannelId::generate();
     let target = WebhookTarget::new(url, WebhookFormat::Generic, TargetPolicy::AllowPrivate).expect("a webhook URL");
@@ -129,13 +129,7 @@ pub async fn route_everything_to_webhook(
     };
     store.channels.create(&channel).await.expect("store the channel");
     let route = Route::new("everything", vec![id.clone()]);
-    store
-        .alerts
-        .update_settings(tenant, |s| {
-            s.add_route(route.clone()).map_err(|e| StoreError::Corrupt(format!("route refused: {e}")))
-        })
-        .await
-        .expect("store the route");
+    store.alerts.update_settings(tenant, |s| Ok(s.add_route(route.clone())?)).await.expect("store the route");
     id
 }
 

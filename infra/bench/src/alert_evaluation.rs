@@ -202,9 +202,6 @@ async fn route_to_webhook(store: &Store, tenant: &TenantId) -> anyhow::Result<()
     };
     store.channels.create(&channel).await?;
     let route = Route::new("everything", vec![id]);
-    store
-        .alerts
-        .update_settings(tenant, |s| s.add_route(route.clone()).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .await?;
+    store.alerts.update_settings(tenant, |s| Ok(s.add_route(route.clone())?)).await?;
     Ok(())
 }

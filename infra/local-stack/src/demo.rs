@@ -8,10 +8,13 @@ use std::path::PathBuf;
 use anyhow::Context;
 use rand::Rng;
 use secrecy::SecretString;
+use sikurd::alerts::{ChannelId, Route};
 use sikurd::domain::{
     Email, GroupName, Instance, InstanceName, PasswordHash, PbxAddress, PbxCredentials, PersonName, Role, TenantId,
     User, UserId,
 };
+use sikurd::notify::EmailTarget;
+use sikurd::store::{Channel, ChannelKind};
 use sikurd_pbx_sim::{Faults, PbxSpec, SimConfig, Simulator};
 
 use crate::stack::LocalStack;
@@ -89,6 +92,27 @@ pub async fn seed(stack: &LocalStack, sim: &Simulator, bcrypt_cost: u32) -> anyh
     println!("demo: {} simulated 3CX systems under tenant {tenant} ({})", fleet().len(), sim.url());
     let login = ensure_demo_owner(stack, &tenant, bcrypt_cost).await?;
     println!("demo: sign in as {DEMO_EMAIL}; the password is in {}", login.display());
+    ensure_demo_notifications(stack, &tenant).await?;
+    Ok(())
+}
+
+/// A demo tenant without routes gets an e-mail channel to the demo owner and a route of every
+/// alert to it, so alert e-mails show up in the outbox.
+async fn ensure_demo_notifications(stack: &LocalStack, tenant: &TenantId) -> anyhow::Result<()> {
+    if !stack.store.alerts.settings(tenant).await?.routes.is_empty() {
+        return Ok(());
+    }
+    let channel = Channel {
+        id: ChannelId::generate(),
+        tenant_id: tenant.clone(),
+        name: "Demo NOC mailbox".into(),
+        kind: ChannelKind::Email { target: EmailTarget::new(vec![Email::parse(DEMO_EMAIL)?])? },
+        created_at: stack.clock.now(),
+    };
+    stack.store.channels.create(&channel).await?;
+    let route = Route::new("Everything to the NOC", vec![channel.id.clone()]);
+    stack.store.alerts.update_settings(tenant, |s| Ok(s.add_route(route.clone())?)).await?;
+    println!("demo: alert e-mails go to {}", stack.data_dir.join("outbox").display());
     Ok(())
 }
 

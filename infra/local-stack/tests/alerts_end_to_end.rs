@@ -16,7 +16,7 @@ use sikurd::clock::{Clock, ManualClock};
 use sikurd::domain::{Email, Instance, InstanceName, PbxAddress, PbxCredentials};
 use sikurd::notify::EmailTarget;
 use sikurd::polling::slot_of;
-use sikurd::store::{AlertFilter, Channel, ChannelKind, StoreError};
+use sikurd::store::{AlertFilter, Channel, ChannelKind};
 use sikurd_local::stack::LocalStack;
 use sikurd_pbx_sim::{Faults, PbxSpec, SimConfig, Simulator};
 use sikurd_tests::receiver::{WebhookReceiver, route_everything_to_webhook};
@@ -68,12 +68,7 @@ async fn a_broken_trunk_opens_one_alert_notifies_webhook_and_email_and_resolves_
     };
     stack.store.channels.create(&channel).await.unwrap();
     let route = Route::new("mail", vec![mail]);
-    stack
-        .store
-        .alerts
-        .update_settings(&tenant, |s| s.add_route(route.clone()).map_err(|e| StoreError::Corrupt(e.to_string())))
-        .await
-        .unwrap();
+    stack.store.alerts.update_settings(&tenant, |s| Ok(s.add_route(route.clone())?)).await.unwrap();
 
     let tick = |minute: i64| {
         let stack = &stack;

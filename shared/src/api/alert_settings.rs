@@ -26,19 +26,6 @@ use crate::alerts::{
     SettingsError, Severity, ThresholdPatch, Thresholds, TimeOfDay, WindowId, WindowSchedule,
 };
 use crate::domain::{InstanceId, Role, ValueError};
-use crate::store::StoreError;
-
-/// A refused change as the store's error: the route, window or override does not exist (404), or
-/// the change is invalid, a limit included (422).
-fn refused(e: SettingsError) -> StoreError {
-    match e {
-        SettingsError::NotFound { .. } => StoreError::NotFound,
-        SettingsError::Invalid(e) => StoreError::Invalid(e),
-        SettingsError::TooMany { what, max } => {
-            StoreError::Invalid(ValueError::new(what, format!("a tenant may have at most {max}")))
-        }
-    }
-}
 
 /// Applies `change` to the tenant's settings and writes them, unless it refuses.
 async fn change<T>(
@@ -46,7 +33,7 @@ async fn change<T>(
     caller: &Caller,
     change: impl Fn(&mut AlertSettings) -> Result<T, SettingsError>,
 ) -> Result<T, ApiError> {
-    let (_, out) = state.store().alerts.update_settings(caller.tenant_id(), |s| change(s).map_err(refused)).await?;
+    let (_, out) = state.store().alerts.update_settings(caller.tenant_id(), |s| Ok(change(s)?)).await?;
     Ok(out)
 }
 

@@ -59,6 +59,21 @@ pub enum StoreError {
     Table(#[from] TableError),
 }
 
+/// A refused change to alert settings: the route, window or override does not exist (not
+/// found), or the change is invalid, a limit included.
+impl From<crate::alerts::SettingsError> for StoreError {
+    fn from(e: crate::alerts::SettingsError) -> Self {
+        use crate::alerts::SettingsError;
+        match e {
+            SettingsError::NotFound { .. } => Self::NotFound,
+            SettingsError::Invalid(e) => Self::Invalid(e),
+            SettingsError::TooMany { what, max } => {
+                Self::Invalid(ValueError::new(what, format!("a tenant may have at most {max}")))
+            }
+        }
+    }
+}
+
 /// A page of records and the cursor to the next page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listing<T> {
