@@ -11,6 +11,7 @@ pub mod blobs;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod dashboard;
 pub mod domain;
 pub mod events;
 pub mod functions;

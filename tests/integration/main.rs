@@ -4,6 +4,7 @@ mod alert_settings_api;
 mod alerts;
 mod api;
 mod blobs_contract;
+mod dashboard;
 mod deploy;
 mod events_contract;
 mod keys_contract;

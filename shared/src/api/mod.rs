@@ -345,6 +345,7 @@ fn always(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<Heade
 pub fn router(state: ApiState) -> Router {
     let (router, _) = routes().split_for_parts();
     router
+        .merge(crate::dashboard::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

@@ -1,0 +1,75 @@
+//! The local stack in this process with the demo fleet, its API (and dashboard) served over
+//! HTTP on a free loopback port: what a browser test signs in to.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use sikurd::api::ApiState;
+use sikurd::config::{ApiConfig, Deployment, Env};
+use sikurd_local::demo;
+use sikurd_local::stack::LocalStack;
+use sikurd_pbx_sim::Simulator;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+/// How many simulated 3CX systems the demo seeds.
+pub const DEMO_INSTANCES: usize = 14;
+
+/// The demo stack, served at [`DemoServer::url`]; stopped on drop.
+pub struct DemoServer {
+    /// `http://127.0.0.1:<port>`, without a trailing slash.
+    pub url: String,
+    /// The demo owner's sign-in.
+    pub email: String,
+    pub password: String,
+    pub stack: LocalStack,
+    server: JoinHandle<()>,
+    _simulator: Simulator,
+    _data: TempDir,
+}
+
+impl DemoServer {
+    /// Starts the simulated fleet, seeds the demo tenant and its owner in a fresh data directory
+    /// and serves the API router. Nothing is polled yet: see [`Self::poll_once`].
+    pub async fn start() -> Self {
+        let data = tempfile::tempdir().expect("a temporary data directory");
+        let simulator = demo::start_simulator().await.expect("the demo fleet starts");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free loopback port");
+        let url = format!("http://{}", listener.local_addr().expect("a bound address"));
+        let certificates = simulator.ca_pem().into_iter().collect();
+        let stack = LocalStack::open(data.path(), certificates, Some(url.clone())).expect("the local stack opens");
+        // The lowest bcrypt cost: signing in is not what these tests measure.
+        let config = ApiConfig::from_env(&Env::from_pairs([("SIKURD_BCRYPT_COST", "4")]), Deployment::Local)
+            .expect("a valid API configuration");
+        demo::seed(&stack, &simulator, config.bcrypt_cost).await.expect("the demo tenant is seeded");
+        let login = std::fs::read_to_string(data.path().join("demo-login.txt")).expect("the demo login file");
+        let mut lines = login.lines();
+        let email = lines.next().expect("the demo e-mail").to_owned();
+        let password = lines.next().expect("the demo password").to_owned();
+
+        let state = ApiState::new(stack.store.clone(), stack.clock.clone(), config, Arc::new(stack.poller.clone()))
+            .with_dispatcher(stack.dispatcher.clone());
+        let app = sikurd::api::router(state);
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .expect("the API server runs");
+        });
+        Self { url, email, password, stack, server, _simulator: simulator, _data: data }
+    }
+
+    /// Runs one scheduler tick and waits until every poll and alert evaluation it caused has
+    /// been handled, so every demo instance has a status and a snapshot.
+    pub async fn poll_once(&self) {
+        let report = self.stack.scheduler.tick(self.stack.clock.now()).await.expect("the scheduler ticks");
+        assert_eq!(report.instances, DEMO_INSTANCES, "the tick scheduled the whole demo fleet");
+        self.stack.bus.idle().await;
+        assert!(self.stack.bus.dead_letters().is_empty(), "{:?}", self.stack.bus.dead_letters());
+    }
+}
+
+impl Drop for DemoServer {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
