@@ -13,7 +13,7 @@ use sikurd::alerts::{
     WindowSchedule,
 };
 use sikurd::clock::Clock;
-use sikurd::domain::{InstanceId, InstanceStatus, LicenceInfo, MetricSnapshot, PollOutcome, TenantId, TrunkState};
+use sikurd::domain::{InstanceId, TenantId};
 use sikurd::notify::{EmailTarget, RetrySchedule, SendError};
 use sikurd::polling::InstancePolled;
 use sikurd::store::{AlertFilter, Channel, ChannelKind, DeliveryStatus, StoreError};
@@ -60,33 +60,7 @@ impl World {
 
     /// A healthy poll at `minute`, with the trunk "Primary SIP" online or not.
     fn polled(&self, minute: i64, primary_online: bool) -> InstancePolled {
-        let slot = self.at(minute);
-        let mut snapshot = MetricSnapshot::failed(slot, PollOutcome::Ok, 40);
-        snapshot.calls_active = Some(2);
-        snapshot.max_sim_calls = Some(16);
-        snapshot.disk_usage_percent = Some(50);
-        InstancePolled {
-            tenant_id: self.tenant.clone(),
-            instance_id: self.instance.clone(),
-            instance_name: "Head office".into(),
-            group: Some("Acme".into()),
-            slot,
-            status: if primary_online { InstanceStatus::Ok } else { InstanceStatus::Degraded },
-            previous_status: InstanceStatus::Ok,
-            reason: None,
-            snapshot,
-            trunks: vec![
-                TrunkState { name: "Primary SIP".into(), online: primary_online },
-                TrunkState { name: "Backup SIP".into(), online: true },
-            ],
-            licence: Some(LicenceInfo {
-                expires_at: Some(slot + Duration::days(400)),
-                maintenance_expires_at: Some(slot + Duration::days(400)),
-                ..LicenceInfo::default()
-            }),
-            last_backup_at: Some(slot - Duration::hours(3)),
-            failed_backups: 0,
-        }
+        sikurd_tests::receiver::instance_polled(&self.tenant, &self.instance, self.at(minute), primary_online)
     }
 
     /// Evaluates the poll at `minute` a few seconds after its slot began.

@@ -190,3 +190,42 @@ impl sikurd::notify::Notifier for RecordingNotifier {
         failure.map_or(Ok(()), Err)
     }
 }
+
+/// A healthy poll of `instance` ("Head office", group "Acme") at `slot`: two trunks, "Primary
+/// SIP" online or not, 2 of 16 calls, disk at 50 %, licence and maintenance 400 days away, a
+/// backup 3 hours old.
+pub fn instance_polled(
+    tenant: &sikurd::domain::TenantId,
+    instance: &sikurd::domain::InstanceId,
+    slot: chrono::DateTime<chrono::Utc>,
+    primary_online: bool,
+) -> sikurd::polling::InstancePolled {
+    use chrono::Duration;
+    use sikurd::domain::{InstanceStatus, LicenceInfo, MetricSnapshot, PollOutcome, TrunkState};
+    let mut snapshot = MetricSnapshot::failed(slot, PollOutcome::Ok, 40);
+    snapshot.calls_active = Some(2);
+    snapshot.max_sim_calls = Some(16);
+    snapshot.disk_usage_percent = Some(50);
+    sikurd::polling::InstancePolled {
+        tenant_id: tenant.clone(),
+        instance_id: instance.clone(),
+        instance_name: "Head office".into(),
+        group: Some("Acme".into()),
+        slot,
+        status: if primary_online { InstanceStatus::Ok } else { InstanceStatus::Degraded },
+        previous_status: InstanceStatus::Ok,
+        reason: None,
+        snapshot,
+        trunks: vec![
+            TrunkState { name: "Primary SIP".into(), online: primary_online },
+            TrunkState { name: "Backup SIP".into(), online: true },
+        ],
+        licence: Some(LicenceInfo {
+            expires_at: Some(slot + Duration::days(400)),
+            maintenance_expires_at: Some(slot + Duration::days(400)),
+            ..LicenceInfo::default()
+        }),
+        last_backup_at: Some(slot - Duration::hours(3)),
+        failed_backups: 0,
+    }
+}

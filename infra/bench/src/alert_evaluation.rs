@@ -14,12 +14,14 @@ use futures_util::StreamExt;
 use sikurd::alerts::{ChannelId, Dispatcher, Evaluated, Evaluator, Route};
 use sikurd::clock::{Clock, ManualClock};
 use sikurd::crypto::{Envelope, LocalKeys};
-use sikurd::domain::{InstanceId, InstanceStatus, LicenceInfo, MetricSnapshot, PollOutcome, TenantId, TrunkState};
+use sikurd::domain::{InstanceId, TenantId};
 use sikurd::notify::{Delivery, Notifier, SendError, WebhookFormat, WebhookTarget};
 use sikurd::pbx::TargetPolicy;
-use sikurd::polling::{InstancePolled, slot_of};
+use sikurd::polling::slot_of;
 use sikurd::store::{Channel, Store, StoreError};
 use sikurd::table::{CountingTable, EmbeddedTable, TableCounts};
+
+use sikurd_tests::receiver::instance_polled;
 
 use crate::process::peak_rss_mib;
 
@@ -51,40 +53,6 @@ impl Notifier for CountingNotifier {
     async fn send(&self, _delivery: &Delivery<'_>) -> Result<(), SendError> {
         self.0.fetch_add(1, Ordering::Relaxed);
         Ok(())
-    }
-}
-
-fn event(
-    tenant: &TenantId,
-    instance: &InstanceId,
-    slot: chrono::DateTime<chrono::Utc>,
-    online: bool,
-) -> InstancePolled {
-    let mut snapshot = MetricSnapshot::failed(slot, PollOutcome::Ok, 40);
-    snapshot.calls_active = Some(2);
-    snapshot.max_sim_calls = Some(16);
-    snapshot.disk_usage_percent = Some(50);
-    InstancePolled {
-        tenant_id: tenant.clone(),
-        instance_id: instance.clone(),
-        instance_name: "bench".into(),
-        group: Some("Bench".into()),
-        slot,
-        status: if online { InstanceStatus::Ok } else { InstanceStatus::Degraded },
-        previous_status: InstanceStatus::Ok,
-        reason: None,
-        snapshot,
-        trunks: vec![
-            TrunkState { name: "Primary SIP".into(), online },
-            TrunkState { name: "Backup SIP".into(), online: true },
-        ],
-        licence: Some(LicenceInfo {
-            expires_at: Some(slot + Duration::days(400)),
-            maintenance_expires_at: Some(slot + Duration::days(400)),
-            ..LicenceInfo::default()
-        }),
-        last_backup_at: Some(slot - Duration::hours(3)),
-        failed_backups: 0,
     }
 }
 
@@ -149,7 +117,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
                 if batch.len() == events {
                     break;
                 }
-                batch.push((slot, event(tenant, instance, slot, !offline(minute, i))));
+                batch.push((slot, instance_polled(tenant, instance, slot, !offline(minute, i))));
             }
             minute += 1;
         }

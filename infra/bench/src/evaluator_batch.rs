@@ -52,7 +52,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         o.instances, o.tenants
     );
     println!(
-        "{:>5} {:>7} {:>12} {:>12} {:>12} {:>14}",
+        "{:>5} {:>8} {:>12} {:>12} {:>12} {:>14}",
         "round", "events", "mean ms", "median ms", "max ms", "GB-s per poll"
     );
     let first = slot_of(chrono::Utc::now()) - chrono::Duration::minutes(i64::from(o.rounds));
@@ -80,19 +80,7 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
             function.invoke(event, Duration::from_secs(60)).await.response();
             durations.push(started.elapsed());
         }
-        durations.sort();
-        let total: Duration = durations.iter().sum();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let gb_s = total.as_secs_f64() * f64::from(o.memory_mb) / 1024.0 / fleet.len() as f64;
-        println!(
-            "{:>5} {:>7} {:>12.1} {:>12.1} {:>12.1} {:>14.6}",
-            round,
-            durations.len(),
-            ms(total) / durations.len() as f64,
-            ms(durations[durations.len() / 2]),
-            ms(durations[durations.len() - 1]),
-            gb_s
-        );
+        crate::poller_batch::print_round(round, durations, o.memory_mb, fleet.len());
     }
     Ok(())
 }

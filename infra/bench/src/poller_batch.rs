@@ -82,20 +82,29 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
             function.invoke(event, Duration::from_secs(120)).await.response();
             durations.push(started.elapsed());
         }
-        durations.sort();
-        let total: Duration = durations.iter().sum();
-        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-        let gb_s = total.as_secs_f64() * f64::from(o.memory_mb) / 1024.0 / fleet.len() as f64;
-        println!(
-            "{:>5} {:>8} {:>12.0} {:>12.0} {:>12.0} {:>14.5}",
-            round,
-            durations.len(),
-            ms(total) / durations.len() as f64,
-            ms(durations[durations.len() / 2]),
-            ms(durations[durations.len() - 1]),
-            gb_s
-        );
+        print_round(round, durations, o.memory_mb, fleet.len());
         slot += chrono::Duration::minutes(1);
     }
     Ok(())
+}
+
+/// One round of invocations of a function: count, mean, median and longest duration in ms, and
+/// the GB-seconds per poll at `memory_mb` over `polls` polls.
+pub fn print_round(round: u32, mut durations: Vec<Duration>, memory_mb: u32, polls: usize) {
+    if durations.is_empty() {
+        return;
+    }
+    durations.sort();
+    let total: Duration = durations.iter().sum();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let gb_s = total.as_secs_f64() * f64::from(memory_mb) / 1024.0 / polls.max(1) as f64;
+    println!(
+        "{:>5} {:>8} {:>12.1} {:>12.1} {:>12.1} {:>14.6}",
+        round,
+        durations.len(),
+        ms(total) / durations.len() as f64,
+        ms(durations[durations.len() / 2]),
+        ms(durations[durations.len() - 1]),
+        gb_s
+    );
 }

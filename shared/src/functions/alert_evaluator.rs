@@ -81,7 +81,7 @@ impl Handler {
     ) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let store = super::store(sdk, &config.table, &config.kms_key, Arc::clone(&clock));
-        let dispatcher = config.notify.dispatcher(sdk, store.clone(), Arc::clone(&clock)).await?;
+        let dispatcher = config.notify.dispatcher(sdk, store.clone(), Arc::clone(&clock))?;
         let evaluator = Evaluator::new(store, clock, dispatcher.clone(), config.notify.public_url());
         Ok(Self { evaluator, dispatcher })
     }

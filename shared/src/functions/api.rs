@@ -33,6 +33,6 @@ pub async fn app(
 ) -> Result<axum::Router, Box<dyn std::error::Error + Send + Sync>> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, poller) = config.polling.build(sdk, Arc::clone(&clock), 1)?;
-    let dispatcher = config.notify.dispatcher(sdk, store.clone(), Arc::clone(&clock)).await?;
+    let dispatcher = config.notify.dispatcher(sdk, store.clone(), Arc::clone(&clock))?;
     Ok(router(ApiState::new(store, clock, config.api, Arc::new(poller)).with_dispatcher(dispatcher)))
 }

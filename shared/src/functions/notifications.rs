@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_config::SdkConfig;
+use tokio::sync::OnceCell;
 
 use crate::alerts::Dispatcher;
 use crate::clock::Clock;
@@ -52,30 +53,57 @@ impl NotifyConfig {
         self.public_url.clone()
     }
 
-    /// The dispatcher: webhooks over HTTPS, e-mail through SendGrid (the key decrypted once, at
-    /// cold start).
-    pub async fn dispatcher(
+    /// The dispatcher: webhooks over HTTPS, e-mail through SendGrid. The SendGrid key is
+    /// decrypted at the first e-mail, not at cold start (most invocations send none).
+    pub fn dispatcher(
         &self,
         sdk: &SdkConfig,
         store: Store,
         clock: Arc<dyn Clock>,
     ) -> Result<Dispatcher, Box<dyn std::error::Error + Send + Sync>> {
         let mailer: Arc<dyn Mailer> = match &self.sendgrid_key {
-            Some(encrypted) => {
-                let kms = aws_sdk_kms::Client::new(sdk);
-                let key = decrypt_deployment_secret(&kms, encrypted, SENDGRID_KEY_PURPOSE)
-                    .await
-                    .map_err(|e| format!("SIKURD_SENDGRID_API_KEY_ENCRYPTED cannot be decrypted: {e}"))?;
-                let mut mailer = SendGridMailer::new(key, self.sender.clone())?;
-                if let Some(base) = &self.sendgrid_base_url {
-                    mailer = mailer.with_base_url(base);
-                }
-                Arc::new(mailer)
-            }
+            Some(encrypted) => Arc::new(SendGridWithKms {
+                kms: aws_sdk_kms::Client::new(sdk),
+                encrypted: encrypted.clone(),
+                sender: self.sender.clone(),
+                base_url: self.sendgrid_base_url.clone(),
+                mailer: OnceCell::new(),
+            }),
             None => Arc::new(NoMailer),
         };
         let notifier = HttpNotifier::new(self.webhook_targets, mailer, Arc::clone(&clock))?;
         Ok(Dispatcher::new(store, Arc::new(notifier), clock))
+    }
+}
+
+/// SendGrid with the API key given KMS-encrypted: decrypted once, on the first e-mail.
+#[derive(Debug)]
+struct SendGridWithKms {
+    kms: aws_sdk_kms::Client,
+    encrypted: String,
+    sender: Email,
+    base_url: Option<String>,
+    mailer: OnceCell<SendGridMailer>,
+}
+
+#[async_trait]
+impl Mailer for SendGridWithKms {
+    async fn send(&self, to: &[Email], subject: &str, text: &str) -> Result<(), SendError> {
+        let mailer = self
+            .mailer
+            .get_or_try_init(|| async {
+                let key = decrypt_deployment_secret(&self.kms, &self.encrypted, SENDGRID_KEY_PURPOSE)
+                    .await
+                    .map_err(|e| SendError::Retryable(format!("the SendGrid API key cannot be decrypted: {e}")))?;
+                let mailer = SendGridMailer::new(key, self.sender.clone())
+                    .map_err(|e| SendError::Permanent(format!("the SendGrid client cannot be built: {e}")))?;
+                Ok::<_, SendError>(match &self.base_url {
+                    Some(base) => mailer.with_base_url(base),
+                    None => mailer,
+                })
+            })
+            .await?;
+        mailer.send(to, subject, text).await
     }
 }
 
