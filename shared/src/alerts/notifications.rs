@@ -51,7 +51,7 @@ pub fn notice_for(alert: &Alert, kind: NoticeKind, links: Option<&str>) -> Notic
 /// - severity raised: an `escalated` notice to the routes of the new severity;
 /// - resolved: a `resolved` notice to the channels of routes with `notify_resolved`, sent only
 ///   where the opening was delivered; none for a flapping alert (it was told once);
-/// - severity lowered, acknowledged: nothing.
+/// - severity lowered: nothing.
 ///
 /// A channel named by several routes gets one delivery per notice.
 pub fn plan_deliveries(
@@ -98,7 +98,7 @@ pub fn plan_deliveries(
                         plan(NoticeKind::Resolved, channel, now, None);
                     }
                 }
-                ChangeKind::Resolved | ChangeKind::SeverityLowered | ChangeKind::Acknowledged => {}
+                ChangeKind::Resolved | ChangeKind::SeverityLowered => {}
             }
         }
     }

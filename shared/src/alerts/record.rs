@@ -156,7 +156,6 @@ pub enum ChangeKind {
     Opened,
     SeverityRaised,
     SeverityLowered,
-    Acknowledged,
     Resolved,
 }
 
