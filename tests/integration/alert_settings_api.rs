@@ -34,6 +34,18 @@ fn items(res: &Res) -> Vec<Value> {
     res.json["items"].as_array().unwrap_or_else(|| panic!("no items in {}", res.text)).clone()
 }
 
+/// Listed windows without what the list adds (`active_until`, `next_end`): as created.
+fn windows_as_set(res: &Res) -> Vec<Value> {
+    items(res)
+        .into_iter()
+        .map(|mut w| {
+            let fields = w.as_object_mut().unwrap_or_else(|| panic!("a window is an object: {}", res.text));
+            assert!(fields.remove("active_until").is_some() && fields.remove("next_end").is_some(), "{}", res.text);
+            w
+        })
+        .collect()
+}
+
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -498,8 +510,11 @@ mod windows {
             .await;
         assert_eq!(weekly.status, StatusCode::CREATED, "{}", weekly.text);
         assert_eq!(weekly.json["schedule"]["days"], json!(["sat", "sun"]));
-        let listed = items(&api.send(tech.get("/api/v1/maintenance-windows")).await);
-        assert_eq!(listed, vec![created.json.clone(), weekly.json.clone()]);
+        let listed = api.send(tech.get("/api/v1/maintenance-windows")).await;
+        assert_eq!(windows_as_set(&listed), vec![created.json.clone(), weekly.json.clone()]);
+        let upcoming = &items(&listed)[0];
+        assert_eq!(upcoming["active_until"], Value::Null, "not in effect before it starts: {upcoming}");
+        assert_eq!(upcoming["next_end"], rfc3339(now + Duration::hours(3)), "{upcoming}");
 
         let replaced = api
             .send(put(&owner, &format!("/api/v1/maintenance-windows/{id}")).json(json!({
@@ -514,7 +529,7 @@ mod windows {
 
         let deleted = api.send(tech.delete(&format!("/api/v1/maintenance-windows/{id}"))).await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
-        assert_eq!(items(&api.send(tech.get("/api/v1/maintenance-windows")).await), vec![weekly.json.clone()]);
+        assert_eq!(windows_as_set(&api.send(tech.get("/api/v1/maintenance-windows")).await), vec![weekly.json.clone()]);
         api.send(tech.delete(&format!("/api/v1/maintenance-windows/{id}")))
             .await
             .assert_error(StatusCode::NOT_FOUND, "not_found");
@@ -591,7 +606,13 @@ mod windows {
         let second =
             api.send(owner.post(&format!("/api/v1/instances/{instance}/mute")).json(json!({ "hours": 1 }))).await;
         assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
-        assert_eq!(items(&api.send(owner.get("/api/v1/maintenance-windows")).await), vec![second.json]);
+        let listed = api.send(owner.get("/api/v1/maintenance-windows")).await;
+        assert_eq!(windows_as_set(&listed), vec![second.json]);
+        assert_eq!(
+            items(&listed)[0]["active_until"],
+            items(&listed)[0]["schedule"]["ends_at"],
+            "a mute is in effect at once"
+        );
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! free port, gone when the binary exits), and fresh AWS resources per test.
 
 pub mod api;
+pub mod browser;
 pub mod lambda;
 pub mod receiver;
 

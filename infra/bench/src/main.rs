@@ -7,6 +7,7 @@
 mod alert_evaluation;
 mod api_list;
 mod cold_start;
+mod dashboard_fleet;
 mod evaluator_batch;
 mod poll_cycle;
 mod poller_batch;
@@ -42,6 +43,9 @@ enum Command {
     /// The `alert-evaluator` function binary under the Runtime API emulator: billed duration per
     /// `InstancePolled` event of 25 and GB-seconds per poll.
     EvaluatorBatch(evaluator_batch::Options),
+    /// The dashboard's fleet page over 1,000 instances in headless Chromium: first render,
+    /// interaction and scrolling jank, the page's own refresh.
+    DashboardFleet(dashboard_fleet::Options),
     /// Metric rows written one poll at a time into the embedded table: rows/s and memory.
     StoreWrites(store_writes::Options),
 }
@@ -53,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         Command::AlertEvaluation(options) => alert_evaluation::run(options).await,
         Command::ApiList(options) => api_list::run(options).await,
         Command::StoreWrites(options) => store_writes::run(options).await,
+        Command::DashboardFleet(options) => dashboard_fleet::run(options).await,
         Command::ColdStart(options) => cold_start::run(options).await,
         Command::PollerBatch(options) => poller_batch::run(options).await,
         Command::EvaluatorBatch(options) => evaluator_batch::run(options).await,

@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::browser::{Browser, Page};
+use sikurd_tests::browser::{Browser, Page, WAIT};
 use support::server::{DEMO_INSTANCES, DemoServer};
 
 /// Opens the dashboard and signs in as `email` with `password` (the form only; no waiting for
@@ -107,4 +107,194 @@ async fn signing_out_returns_to_the_sign_in_form_and_ends_the_session() {
     page.wait_for("form#signin").await;
     let me = page.eval("fetch('/api/v1/me').then(r => r.status)").await;
     assert_eq!(me, 401, "the session ended with the sign-out");
+}
+
+/// The id of the first row matching `rows` that holds a `button` matching `button`.
+async fn first_row_with(page: &Page, rows: &str, button: &str, data: &str) -> String {
+    let selector = format!("{rows} {button}");
+    page.wait_for(&selector).await;
+    let id = page
+        .eval(&format!(
+            "document.querySelector({}).closest('tr').dataset.{data}",
+            serde_json::Value::from(selector.as_str())
+        ))
+        .await;
+    id.as_str().unwrap_or_else(|| panic!("no row of `{rows}` has `{button}`")).to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_adds_an_instance_whose_credentials_are_never_shown_again() {
+    let server = DemoServer::start().await;
+    let browser = Browser::launch("add_instance").await;
+    let page = sign_in(&browser, &server).await;
+    page.wait_for_count("table#fleet tr[data-instance-id]", DEMO_INSTANCES).await;
+
+    let password = "pw-hq-main";
+    page.click("#add-instance").await;
+    page.wait_for("dialog#instance-dialog").await;
+    page.fill("#instance-name", "hq-main-second-look").await;
+    page.fill("#instance-url", &server.simulator.base_url_for("hq-main")).await;
+    page.fill("#instance-group", "Acme Dental").await;
+    page.fill("#instance-username", "admin").await;
+    page.screenshot("dialog").await;
+    page.click("#instance-dialog-submit").await;
+    let error = page.wait_for_text("#instance-dialog-error").await;
+    assert!(error.contains("Password"), "a missing password is named: {error}");
+    page.fill("#instance-password", password).await;
+    page.click("#instance-dialog-submit").await;
+
+    page.wait_for_none("dialog#instance-dialog").await;
+    page.wait_until("location.hash.startsWith('#/instances/ins_')", "the new instance's page").await;
+    page.wait_for("#instance[data-instance-id]").await;
+    assert!(page.text("#instance h1").await.contains("hq-main-second-look"));
+    page.click("#poll-now").await;
+    page.wait_until("document.querySelector('#instance .badge[data-value=\"ok\"]')", "the first poll to say OK").await;
+    page.screenshot("instance").await;
+
+    let html = page.eval("document.documentElement.outerHTML").await;
+    assert!(!html.as_str().unwrap_or_default().contains(password), "the 3CX password is in the page");
+    let view = page
+        .eval(
+            "fetch(`/api/v1/instances/${document.querySelector('#instance').dataset.instanceId}`).then(r => r.text())",
+        )
+        .await;
+    let view = view.as_str().unwrap_or_default();
+    assert!(view.contains("\"credentials_set\":true") && !view.contains(password), "{view}");
+
+    page.click("#edit-instance").await;
+    page.wait_for("dialog#instance-dialog").await;
+    let typed = page.eval("document.querySelector('#instance-password').value").await;
+    assert_eq!(typed, "", "the edit form is prefilled with a password");
+    page.fill("#instance-name", "hq-main-renamed").await;
+    page.click("#instance-dialog-submit").await;
+    page.wait_until("document.querySelector('#instance h1').innerText.includes('hq-main-renamed')", "the new name")
+        .await;
+
+    page.click("#delete-instance").await;
+    page.wait_for("dialog#delete-dialog").await;
+    page.click("#delete-dialog-submit").await;
+    page.wait_for("#restore-instance").await;
+    page.wait_for_none("#poll-now").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_technician_acknowledges_then_resolves_an_alert_with_a_reason() {
+    let server = DemoServer::start().await;
+    server.poll_once().await;
+    let (email, password) = server.add_user(sikurd::domain::Role::Technician, "tech").await;
+    let browser = Browser::launch("ack_and_resolve").await;
+    let page = submit_sign_in(&browser, &server, &email, &password).await;
+    page.wait_for("table#fleet").await;
+
+    page.go("#/alerts?status=all").await;
+    let id = first_row_with(&page, "#alerts tr[data-status=\"open\"]", "button[data-action=\"ack\"]", "alertId").await;
+    let row = format!("#alerts tr[data-alert-id=\"{id}\"]");
+    page.screenshot("alerts").await;
+    page.click(&format!("{row} button[data-action=\"ack\"]")).await;
+    page.wait_for("dialog#reason-dialog").await;
+    page.fill("#reason", "On the phone with the customer").await;
+    page.click("#reason-submit").await;
+    page.wait_for(&format!("{row}[data-status=\"acknowledged\"]")).await;
+    assert!(page.text(&row).await.contains("On the phone with the customer"));
+
+    page.click(&format!("{row} button[data-action=\"resolve\"]")).await;
+    page.wait_for("dialog#reason-dialog").await;
+    page.click("#reason-submit").await;
+    let error = page.wait_for_text("#reason-error").await;
+    assert!(error.contains("reason"), "resolving without a reason is refused in the dialog: {error}");
+    page.fill("#reason", "Disk cleaned up").await;
+    page.click("#reason-submit").await;
+    page.wait_for(&format!("{row}[data-status=\"resolved\"]")).await;
+    page.screenshot("resolved").await;
+
+    let alert = page.eval(&format!("fetch('/api/v1/alerts/{id}').then(r => r.json())")).await;
+    assert_eq!(alert["status"], "resolved", "{alert}");
+    assert_eq!(alert["acknowledged"]["by"]["email"], email.as_str(), "{alert}");
+    assert_eq!(alert["resolved"]["reason"], "Disk cleaned up", "{alert}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fleet_downloads_as_a_csv_file() {
+    let server = DemoServer::start().await;
+    server.poll_once().await;
+    let downloads = tempfile::tempdir().expect("a download directory");
+    let browser = Browser::launch("csv_download").await;
+    browser.download_to(downloads.path()).await;
+    let page = sign_in(&browser, &server).await;
+    page.wait_for_count("table#fleet tr[data-instance-id]", DEMO_INSTANCES).await;
+    page.click("a#export-instances").await;
+
+    let deadline = std::time::Instant::now() + WAIT;
+    let file = loop {
+        let done = std::fs::read_dir(downloads.path()).expect("the download directory lists").find_map(|entry| {
+            let path = entry.ok()?.path();
+            path.extension().is_some_and(|e| e == "csv").then_some(path)
+        });
+        if let Some(file) = done {
+            break file;
+        }
+        assert!(std::time::Instant::now() < deadline, "no CSV file was downloaded to {}", downloads.path().display());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    assert!(name.starts_with("sikurd-instances-"), "the file is named by the server: {name}");
+    let csv = std::fs::read_to_string(&file).expect("the downloaded file reads");
+    let mut lines = csv.lines();
+    let header = lines.next().expect("a header line");
+    assert!(header.starts_with("id,name,"), "{header}");
+    assert_eq!(lines.count(), DEMO_INSTANCES, "one line per instance:\n{csv}");
+    assert!(csv.contains("hq-main") && csv.contains("Smith Motors"), "{csv}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_viewer_sees_no_technician_or_admin_action() {
+    let server = DemoServer::start().await;
+    server.poll_once().await;
+    let (email, password) = server.add_user(sikurd::domain::Role::Viewer, "viewer").await;
+    let browser = Browser::launch("viewer").await;
+    let page = submit_sign_in(&browser, &server, &email, &password).await;
+    page.wait_for_count("table#fleet tr[data-instance-id]", DEMO_INSTANCES).await;
+
+    let hidden = "[data-role]:not([hidden])";
+    let check = async |what: &str, ready: &str| {
+        page.wait_for(ready).await;
+        let shown = page.eval(&format!("[...document.querySelectorAll('{hidden}')].filter(e => e.checkVisibility()).map(e => e.outerHTML.slice(0, 120))")).await;
+        assert_eq!(shown, serde_json::json!([]), "a viewer sees actions on {what}");
+        page.screenshot(what).await;
+    };
+    check("fleet", "table#fleet tr[data-instance-id]").await;
+    assert_eq!(page.count("#add-instance").await, 1, "the add button exists, hidden");
+    page.click("table#fleet tr[data-instance-id] a").await;
+    check("instance", "#instance[data-instance-id]").await;
+    page.go("#/alerts?status=all").await;
+    check("alerts", "#alerts tr[data-alert-id]").await;
+    for route in ["users", "channels", "routes", "maintenance"] {
+        page.go(&format!("#/{route}")).await;
+        check(route, &format!("#{route}-page table")).await;
+    }
+    page.go("#/audit").await;
+    let audit = page.text("#audit-page").await;
+    assert!(audit.contains("Only admins"), "{audit}");
+    assert_eq!(page.count("#audit tr[data-audit-id]").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_large_fleet_is_shown_a_page_at_a_time() {
+    let server = DemoServer::start().await;
+    server.add_instances(120).await;
+    let all = DEMO_INSTANCES + 120;
+    let browser = Browser::launch("fleet_pages").await;
+    let page = sign_in(&browser, &server).await;
+
+    page.wait_for_count("table#fleet tr[data-instance-id]", 100).await;
+    assert_eq!(page.text("#status-counts [data-total]").await, all.to_string(), "the counts cover every page");
+    assert_eq!(page.text("#fleet-page").await, format!("1–100 of {all}"));
+    page.click("#fleet-next").await;
+    page.wait_for_count("table#fleet tr[data-instance-id]", all - 100).await;
+    assert_eq!(page.text("#fleet-page").await, format!("101–{all} of {all}"));
+    page.screenshot("second-page").await;
+
+    page.fill("#fleet-search", "extra-01").await;
+    page.wait_for_count("table#fleet tr[data-instance-id]", 10).await;
+    page.wait_for_none("nav.pager").await;
 }

@@ -309,7 +309,19 @@ pub struct WindowRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WindowList {
     /// Every window of the tenant (at most 100), mutes included, in the order they were made.
-    pub items: Vec<MaintenanceWindow>,
+    pub items: Vec<WindowView>,
+}
+
+/// A window as listed: what was set, and whether it is in effect now.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WindowView {
+    #[serde(flatten)]
+    pub window: MaintenanceWindow,
+    /// The end of the occurrence in effect now; absent when the window is not silencing now.
+    pub active_until: Option<DateTime<Utc>>,
+    /// The end of the next occurrence (the current one if in effect); absent when none is to
+    /// come (a one-off window that has ended).
+    pub next_end: Option<DateTime<Utc>>,
 }
 
 /// Checks a window, that its scope is the tenant's and that a once window has not ended.
@@ -347,7 +359,18 @@ fn author(caller: &Caller) -> String {
 #[utoipa::path(get, path = "/api/v1/maintenance-windows", tag = "alert settings",
     responses((status = 200, body = WindowList), (status = 401, body = ErrorBody)))]
 pub async fn list_windows(State(state): State<ApiState>, caller: Caller) -> Result<Json<WindowList>, ApiError> {
-    Ok(Json(WindowList { items: settings(&state, &caller).await?.windows }))
+    let now = state.now();
+    let items = settings(&state, &caller)
+        .await?
+        .windows
+        .into_iter()
+        .map(|window| WindowView {
+            active_until: window.schedule.active_at(now),
+            next_end: window.schedule.next_end_after(now),
+            window,
+        })
+        .collect();
+    Ok(Json(WindowList { items }))
 }
 
 async fn create_window_for(

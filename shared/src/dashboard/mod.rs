@@ -37,6 +37,10 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("fleet.js", "text/javascript; charset=utf-8", include_str!("assets/fleet.js")),
     ("instance.js", "text/javascript; charset=utf-8", include_str!("assets/instance.js")),
     ("alerts.js", "text/javascript; charset=utf-8", include_str!("assets/alerts.js")),
+    ("instance-form.js", "text/javascript; charset=utf-8", include_str!("assets/instance-form.js")),
+    ("users.js", "text/javascript; charset=utf-8", include_str!("assets/users.js")),
+    ("audit.js", "text/javascript; charset=utf-8", include_str!("assets/audit.js")),
+    ("settings.js", "text/javascript; charset=utf-8", include_str!("assets/settings.js")),
     ("icon.svg", "image/svg+xml", include_str!("assets/icon.svg")),
 ];
 

@@ -1,4 +1,3 @@
-//! Helpers for the browser tests: headless Chromium and the demo stack it signs in to.
+//! The demo stack a browser test signs in to (the browser itself is `sikurd_tests::browser`).
 
-pub mod browser;
 pub mod server;

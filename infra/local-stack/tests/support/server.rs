@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use sikurd::api::ApiState;
 use sikurd::config::{ApiConfig, Deployment, Env};
+use sikurd::domain::{Email, Instance, InstanceName, PasswordHash, PbxAddress, PersonName, Role, User, UserId};
 use sikurd_local::demo;
 use sikurd_local::stack::LocalStack;
 use sikurd_pbx_sim::Simulator;
@@ -23,8 +24,9 @@ pub struct DemoServer {
     pub email: String,
     pub password: String,
     pub stack: LocalStack,
+    /// The simulated 3CX systems the demo instances point at.
+    pub simulator: Simulator,
     server: JoinHandle<()>,
-    _simulator: Simulator,
     _data: TempDir,
 }
 
@@ -55,7 +57,7 @@ impl DemoServer {
                 .await
                 .expect("the API server runs");
         });
-        Self { url, email, password, stack, server, _simulator: simulator, _data: data }
+        Self { url, email, password, stack, simulator, server, _data: data }
     }
 
     /// Runs one scheduler tick and waits until every poll and alert evaluation it caused has
@@ -65,6 +67,50 @@ impl DemoServer {
         assert_eq!(report.instances, DEMO_INSTANCES, "the tick scheduled the whole demo fleet");
         self.stack.bus.idle().await;
         assert!(self.stack.bus.dead_letters().is_empty(), "{:?}", self.stack.bus.dead_letters());
+    }
+}
+
+impl DemoServer {
+    /// Adds `count` never-polled instances named `extra-000`, `extra-001`, … to the demo tenant.
+    pub async fn add_instances(&self, count: usize) {
+        let tenant = self.tenant().await;
+        for i in 0..count {
+            let instance = Instance::new(
+                tenant.clone(),
+                InstanceName::parse(&format!("extra-{i:03}")).expect("a valid name"),
+                PbxAddress::parse_url(&format!("https://extra-{i:03}.example.net")).expect("a valid address"),
+                None,
+                self.stack.clock.now(),
+            );
+            self.stack.store.instances.create(&instance).await.expect("the instance is created");
+        }
+    }
+
+    async fn tenant(&self) -> sikurd::domain::TenantId {
+        let owner_email = Email::parse(&self.email).expect("the demo e-mail parses");
+        let owner =
+            self.stack.store.tenants.find_user_by_email_across_tenants(&owner_email).await.expect("the store answers");
+        owner.expect("the demo owner exists").tenant_id
+    }
+
+    /// Adds a user with `role` to the demo tenant; returns their e-mail address and password.
+    pub async fn add_user(&self, role: Role, name: &str) -> (String, String) {
+        let store = &self.stack.store;
+        let tenant = self.tenant().await;
+        let email = format!("{name}@sikurd.local");
+        let password = format!("{name}-password-long-enough");
+        let hash = bcrypt::hash(&password, 4).expect("bcrypt hashes");
+        let user = User {
+            id: UserId::generate(),
+            tenant_id: tenant.clone(),
+            name: PersonName::parse(name).expect("a valid name"),
+            email: Email::parse(&email).expect("a valid e-mail address"),
+            password_hash: PasswordHash::from_bcrypt(hash).expect("a bcrypt hash"),
+            role,
+            created_at: self.stack.clock.now(),
+        };
+        store.users.create(&tenant, &user).await.expect("the user is created");
+        (email, password)
     }
 }
 

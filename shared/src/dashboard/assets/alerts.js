@@ -146,7 +146,7 @@ export function showAlerts(params) {
   const more = h('button', { type: 'button', id: 'alerts-more', hidden: true, text: 'Show more' });
   const problem = h('div');
   const empty = h('p', { class: 'empty', hidden: true, text: 'No alerts match these filters.' });
-  const exportLink = h('a', { id: 'export-alerts', class: 'button', download: 'alerts.csv', text: 'Download CSV' });
+  const exportLink = h('a', { id: 'export-alerts', class: 'button', download: true, text: 'Download CSV' });
   const statusSelect = h('select', { id: 'alerts-status' },
     [['open', 'Open'], ['acknowledged', 'Acknowledged'], ['resolved', 'Resolved'], ['', 'All']]
       .map(([value, text]) => h('option', { value, text })));

@@ -1,11 +1,14 @@
 // The dashboard: hash routes, the session, and the frame around every page.
 
-import { post, request, session, setSession, whenSessionEnds } from './api.js?v=@VERSION@';
+import { can, post, request, session, setSession, whenSessionEnds } from './api.js?v=@VERSION@';
 import { clearNotice, fill, notify, page, h } from './dom.js?v=@VERSION@';
 import { showSignIn, showSignUp } from './signin.js?v=@VERSION@';
 import { showFleet } from './fleet.js?v=@VERSION@';
 import { showInstance } from './instance.js?v=@VERSION@';
 import { showAlerts } from './alerts.js?v=@VERSION@';
+import { showAudit } from './audit.js?v=@VERSION@';
+import { showUsers } from './users.js?v=@VERSION@';
+import { showChannels, showMaintenance, showRoutes } from './settings.js?v=@VERSION@';
 
 const NEXT_KEY = 'sikurd.next';
 let leave = null;
@@ -26,6 +29,7 @@ function showFrame() {
   const top = document.getElementById('top');
   top.hidden = !me;
   document.body.dataset.userRole = me ? me.role : '';
+  for (const el of document.querySelectorAll('#top [data-role]')) el.hidden = !can(el.dataset.role);
   if (me) fill(document.getElementById('who'), `${me.user.name} · ${me.tenant.name} · ${me.role}`);
   const route = location.hash.split('/')[1] || '';
   for (const link of document.querySelectorAll('[data-nav]')) {
@@ -68,10 +72,18 @@ async function route() {
   }
   showFrame();
   const main = document.getElementById('main');
-  if (parts[0] === 'fleet') leave = showFleet();
-  else if (parts[0] === 'instances' && parts[1]) leave = showInstance(parts[1]);
-  else if (parts[0] === 'alerts') leave = showAlerts(params);
-  else {
+  const pages = {
+    fleet: () => showFleet(),
+    instances: () => (parts[1] ? showInstance(parts[1]) : null),
+    alerts: () => showAlerts(params),
+    maintenance: () => showMaintenance(),
+    channels: () => showChannels(),
+    routes: () => showRoutes(),
+    users: () => showUsers(),
+    audit: () => showAudit(),
+  };
+  leave = Object.hasOwn(pages, parts[0]) ? pages[parts[0]]() : null;
+  if (!leave) {
     location.hash = '#/fleet';
     return;
   }

@@ -100,3 +100,83 @@ export function failed(error, retry) {
     h('p', { text: error && error.message ? error.message : 'Could not load this.' }),
     retry ? h('button', { type: 'button', onclick: retry, text: 'Try again' }) : null);
 }
+
+/** A labelled form field: `input`, `select` or `textarea` element `control` with its id. */
+export function field(label, control, help = null) {
+  const helpId = help ? `${control.id}-help` : null;
+  if (helpId) control.setAttribute('aria-describedby', helpId);
+  return h('div', { class: 'field' },
+    h('label', { for: control.id, text: label }),
+    control,
+    help ? h('p', { id: helpId, class: 'small muted', text: help }) : null);
+}
+
+/** What is wrong with an invalid form control, naming it by its label. */
+function problemWith(control) {
+  const label = control.labels && control.labels[0] ? control.labels[0].textContent : 'A field';
+  const v = control.validity;
+  if (v.valueMissing) return `${label}: required.`;
+  if (v.tooShort) return `${label}: at least ${control.minLength} characters.`;
+  if (v.tooLong) return `${label}: at most ${control.maxLength} characters.`;
+  if (v.rangeUnderflow || v.rangeOverflow) return `${label}: from ${control.min} to ${control.max}.`;
+  if (v.typeMismatch && control.type === 'email') return `${label}: not an e-mail address.`;
+  if (v.typeMismatch && control.type === 'url') return `${label}: not a web address (https://…).`;
+  return `${label}: ${control.validationMessage || 'not valid.'}`;
+}
+
+/**
+ * A modal form dialog made for one use. `body`: its fields; `action()` runs on submit with the
+ * dialog showing progress; a rejection's message stays in the dialog (which stays open) until
+ * the action succeeds or the user cancels. Escape and Cancel close it; focus returns to where it
+ * was. `id` names the dialog (`dialog#<id>`, its submit button `#<id>-submit`).
+ */
+export function openDialog({ id, title, intro = null, body = [], confirm, danger = false, action }) {
+  const opener = document.activeElement;
+  const error = h('p', { id: `${id}-error`, class: 'error', role: 'alert' });
+  const submit = h('button', { type: 'submit', id: `${id}-submit`, class: danger ? 'danger' : 'primary', text: confirm });
+  const cancel = h('button', { type: 'button', class: 'quiet', text: 'Cancel' });
+  const form = h('form', { method: 'dialog', novalidate: true },
+    h('h2', { id: `${id}-title`, text: title }),
+    intro ? h('p', { class: 'muted', text: intro }) : null,
+    body,
+    error,
+    h('div', { class: 'actions' }, cancel, submit));
+  const dialog = h('dialog', { id, 'aria-labelledby': `${id}-title` }, form);
+  const close = () => {
+    if (dialog.open) dialog.close();
+  };
+  dialog.addEventListener('close', () => {
+    dialog.remove();
+    if (opener && opener.isConnected) opener.focus();
+  });
+  cancel.addEventListener('click', close);
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const invalid = form.querySelector('input:invalid, select:invalid, textarea:invalid');
+    if (invalid) {
+      error.textContent = problemWith(invalid);
+      invalid.focus();
+      return;
+    }
+    submit.disabled = true;
+    submit.setAttribute('aria-busy', 'true');
+    submit.textContent = `${confirm}…`;
+    error.textContent = '';
+    try {
+      await action();
+      close();
+    } catch (failure) {
+      if (failure && failure.sessionEnded) close();
+      else error.textContent = failure && failure.message ? failure.message : 'Something went wrong.';
+    } finally {
+      submit.disabled = false;
+      submit.removeAttribute('aria-busy');
+      submit.textContent = confirm;
+    }
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  const first = form.querySelector('input, select, textarea');
+  (first || submit).focus();
+  return dialog;
+}

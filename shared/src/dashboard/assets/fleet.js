@@ -1,13 +1,18 @@
 // The fleet overview: every instance at a glance, refreshed every 30 s without a reload.
 
-import { getAll } from './api.js?v=@VERSION@';
-import { failed, fill, h, page } from './dom.js?v=@VERSION@';
+import { can, getAll, post } from './api.js?v=@VERSION@';
+import { busy, failed, fill, h, notify, page } from './dom.js?v=@VERSION@';
+import { addInstance } from './instance-form.js?v=@VERSION@';
 import { STATUSES, dateTime, ratio, relative, statusLabel } from './format.js?v=@VERSION@';
 
 const REFRESH_MS = 30_000;
 
 // Kept across visits so that coming back shows the same view.
-const view = { status: '', group: '', q: '', sort: 'name', desc: false };
+const view = { status: '', group: '', q: '', sort: 'name', desc: false, page: 0, perPage: 100 };
+
+// A page of rows at a time: a table of thousands of rows takes the browser hundreds of
+// milliseconds to lay out at every sort or keystroke (docs/dashboard.md, "Large fleets").
+const PAGE_SIZES = [50, 100, 200];
 
 const COLUMNS = [
   { key: 'name', label: 'Name' },
@@ -76,10 +81,46 @@ function visible(fleet, openAlerts) {
   return shown;
 }
 
+function groupNames(fleet) {
+  return [...new Set(fleet.map((i) => i.group).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+}
+
+/** Admins: the deleted instances still restorable, loaded when opened; `restored()` after one. */
+function deletedInstances(restored) {
+  const list = h('div', {}, h('p', { class: 'loading', text: 'Loading…' }));
+  const load = () => getAll('/api/v1/instances?deleted=true&limit=200', 5).then((items) => {
+    if (!items.length) {
+      fill(list, h('p', { class: 'empty', text: 'No deleted instances.' }));
+      return;
+    }
+    fill(list, h('ul', { id: 'deleted-instances', class: 'plain' }, items.map((i) => h('li', { 'data-instance-id': i.id },
+      h('a', { href: `#/instances/${encodeURIComponent(i.id)}`, text: i.name }),
+      h('span', { class: 'muted small', text: ` deleted ${relative(i.deleted_at)} ` }),
+      h('button', {
+        type: 'button', 'aria-label': `Restore ${i.name}`, text: 'Restore',
+        onclick: (event) => busy(event.currentTarget, async () => {
+          await post(`/api/v1/instances/${encodeURIComponent(i.id)}/restore`);
+          notify(`${i.name} restored.`);
+          load();
+          restored();
+        }),
+      })))));
+  }).catch((error) => {
+    if (!error.sessionEnded) fill(list, failed({ message: `Could not load the deleted instances: ${error.message}` }, load));
+  });
+  const details = h('details', { class: 'deleted', 'data-role': 'admin' },
+    h('summary', { text: 'Deleted instances (restorable for 30 days)' }), list);
+  details.addEventListener('toggle', () => { if (details.open) load(); });
+  return details;
+}
+
 /** Shows the fleet; returns what to do on leaving the page. */
 export function showFleet() {
   let fleet = [];
   let openAlerts = new Map();
+  // Rows built since the last refresh, by instance id: turning back to a page reuses them.
+  let rows = new Map();
+  let rendered = false;
   let timer = null;
   let gone = false;
 
@@ -93,6 +134,13 @@ export function showFleet() {
   const headRow = h('tr');
   const body = h('tbody');
   const empty = h('p', { class: 'empty', hidden: true });
+  const previous = h('button', { type: 'button', id: 'fleet-previous', text: '‹ Previous' });
+  const next = h('button', { type: 'button', id: 'fleet-next', text: 'Next ›' });
+  const pageInfo = h('span', { id: 'fleet-page', 'aria-live': 'polite' });
+  const perPage = h('select', { id: 'fleet-per-page' }, PAGE_SIZES.map((n) => h('option', { value: n, text: `${n} per page` })));
+  perPage.value = String(view.perPage);
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Fleet pages', hidden: true },
+    previous, pageInfo, next, h('label', { for: 'fleet-per-page', class: 'sr-only', text: 'Instances per page' }), perPage);
   const table = h('table', { id: 'fleet', class: 'data' }, h('caption', { class: 'sr-only', text: 'Fleet' }), h('thead', {}, headRow), body);
 
   function drawHead() {
@@ -108,7 +156,7 @@ export function showFleet() {
               view.desc = col.key === 'alerts' || col.key === 'last_poll';
             }
             drawHead();
-            drawRows();
+            redraw();
           },
         }, col.label, h('span', { class: 'arrow', 'aria-hidden': 'true', text: active ? (view.desc ? ' ▼' : ' ▲') : '' })));
     }));
@@ -128,7 +176,7 @@ export function showFleet() {
   }
 
   function drawGroups() {
-    const groups = [...new Set(fleet.map((i) => i.group).filter(Boolean))].sort((a, b) => a.localeCompare(b));
+    const groups = groupNames(fleet);
     fill(groupSelect, h('option', { value: '', text: 'All groups' }), groups.map((g) => h('option', { value: g, text: g })));
     if (view.group && !groups.some((g) => g.toLowerCase() === view.group.toLowerCase())) view.group = '';
     groupSelect.value = view.group;
@@ -136,16 +184,36 @@ export function showFleet() {
 
   function drawRows() {
     const shown = visible(fleet, openAlerts);
-    fill(body, shown.map((i) => row(i, openAlerts)));
+    const pages = Math.max(1, Math.ceil(shown.length / view.perPage));
+    view.page = Math.min(view.page, pages - 1);
+    const first = view.page * view.perPage;
+    const slice = shown.slice(first, first + view.perPage);
+    fill(body, slice.map((i) => {
+      if (!rows.has(i.id)) rows.set(i.id, row(i, openAlerts));
+      return rows.get(i.id);
+    }));
     empty.hidden = shown.length > 0;
-    empty.textContent = fleet.length ? 'No instance matches these filters.' : 'No instances yet. An admin adds them through the API or the local stack.';
+    empty.textContent = fleet.length ? 'No instance matches these filters.'
+      : `No instances yet.${can('admin') ? ' Add the first with "Add instance".' : ' An admin adds them.'}`;
+    pager.hidden = shown.length <= PAGE_SIZES[0];
+    pageInfo.textContent = shown.length
+      ? `${first + 1}–${first + slice.length} of ${shown.length}${shown.length < fleet.length ? ` (${fleet.length} in all)` : ''}`
+      : '';
+    previous.disabled = view.page === 0;
+    next.disabled = view.page >= pages - 1;
+  }
+
+  /** Back to the first page, then the rows again: after any change of what is shown. */
+  function redraw() {
+    view.page = 0;
+    drawRows();
   }
 
   function setStatus(st) {
     view.status = st;
     statusSelect.value = st;
     drawCounts();
-    drawRows();
+    redraw();
   }
 
   async function load() {
@@ -160,10 +228,15 @@ export function showFleet() {
       fleet = instances;
       openAlerts = new Map();
       for (const a of alerts) openAlerts.set(a.instance_id, (openAlerts.get(a.instance_id) || 0) + 1);
+      rows = new Map();
       fill(problem);
       drawCounts();
       drawGroups();
       drawRows();
+      if (!rendered) {
+        rendered = true;
+        performance.mark('sikurd:fleet-rendered', { detail: { rows: body.children.length, instances: fleet.length } });
+      }
       updated.textContent = `Updated ${new Date().toLocaleTimeString()} · refreshes every 30 s`;
     } catch (error) {
       if (gone || error.sessionEnded) return;
@@ -176,18 +249,33 @@ export function showFleet() {
   statusSelect.addEventListener('change', () => setStatus(statusSelect.value));
   groupSelect.addEventListener('change', () => {
     view.group = groupSelect.value;
-    drawRows();
+    redraw();
   });
   search.addEventListener('input', () => {
     view.q = search.value;
-    drawRows();
+    redraw();
   });
+  perPage.addEventListener('change', () => {
+    view.perPage = Number(perPage.value);
+    redraw();
+  });
+  const turn = (by) => {
+    view.page += by;
+    drawRows();
+    table.scrollIntoView({ block: 'start' });
+  };
+  previous.addEventListener('click', () => turn(-1));
+  next.addEventListener('click', () => turn(1));
 
   page(
     h('div', { class: 'page-head' },
       h('h1', { text: 'Fleet' }),
       h('div', { class: 'tools' },
-        h('a', { id: 'export-instances', class: 'button', href: '/api/v1/export/instances.csv', download: 'instances.csv', text: 'Download CSV' }))),
+        h('a', { id: 'export-instances', class: 'button', href: '/api/v1/export/instances.csv', download: true, text: 'Download CSV' }),
+        h('button', {
+          type: 'button', id: 'add-instance', class: 'primary', 'data-role': 'admin', hidden: !can('admin'), text: 'Add instance',
+          onclick: () => addInstance(groupNames(fleet), (created) => { location.hash = `#/instances/${encodeURIComponent(created.id)}`; }),
+        }))),
     counts,
     problem,
     h('div', { class: 'filters', role: 'search' },
@@ -195,8 +283,10 @@ export function showFleet() {
       h('div', { class: 'field' }, h('label', { for: 'fleet-group', text: 'Group' }), groupSelect),
       h('div', { class: 'field' }, h('label', { for: 'fleet-status', text: 'Status' }), statusSelect)),
     h('div', { class: 'table-wrap' }, table),
+    pager,
     empty,
     updated,
+    can('admin') ? deletedInstances(load) : null,
   );
   drawHead();
   drawCounts();

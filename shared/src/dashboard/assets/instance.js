@@ -1,8 +1,9 @@
-// One instance: what it is, its licence, its charts, backups and alerts; poll now, delete, restore.
+// One instance: what it is, its licence, its charts, backups and alerts; poll now, edit, delete, restore.
 
 import { can, del, get, post, query } from './api.js?v=@VERSION@';
 import { lineChart } from './charts.js?v=@VERSION@';
-import { busy, failed, fill, h, notify, page } from './dom.js?v=@VERSION@';
+import { busy, failed, fill, h, notify, openDialog, page } from './dom.js?v=@VERSION@';
+import { editInstance } from './instance-form.js?v=@VERSION@';
 import { bytes, dateTime, relative, statusLabel, words } from './format.js?v=@VERSION@';
 import { alertHead, alertRows, instanceAlerts } from './alerts.js?v=@VERSION@';
 import { statusBadge } from './fleet.js?v=@VERSION@';
@@ -120,15 +121,22 @@ function render(instance, reload) {
     reload();
   }).finally(() => { if (pollResult.textContent === 'Polling…') pollResult.textContent = ''; }));
 
+  const editButton = h('button', { type: 'button', id: 'edit-instance', 'data-role': 'admin', hidden: !can('admin') || !!instance.deleted_at, text: 'Edit' });
+  editButton.addEventListener('click', () => editInstance(instance, reload));
+
   const deleteButton = h('button', { type: 'button', id: 'delete-instance', class: 'danger', 'data-role': 'admin', hidden: !can('admin') || !!instance.deleted_at, text: 'Delete' });
-  deleteButton.addEventListener('click', () => {
-    if (!window.confirm(`Delete ${instance.name}? It stops being polled and can be restored for 30 days.`)) return;
-    busy(deleteButton, async () => {
+  deleteButton.addEventListener('click', () => openDialog({
+    id: 'delete-dialog',
+    title: `Delete ${instance.name}?`,
+    intro: 'It stops being polled at once and leaves the fleet. An admin can restore it for 30 days; after that it is purged with its credentials, metrics and backup history. Its alerts and the audit log are kept.',
+    confirm: 'Delete instance',
+    danger: true,
+    action: async () => {
       await del(`/api/v1/instances/${encodeURIComponent(instance.id)}`);
       notify(`${instance.name} deleted. It can be restored for 30 days.`);
       reload();
-    });
-  });
+    },
+  }));
   const restoreButton = h('button', { type: 'button', id: 'restore-instance', 'data-role': 'admin', hidden: !can('admin') || !instance.deleted_at, text: 'Restore' });
   restoreButton.addEventListener('click', () => busy(restoreButton, async () => {
     await post(`/api/v1/instances/${encodeURIComponent(instance.id)}/restore`);
@@ -152,7 +160,7 @@ function render(instance, reload) {
       h('div', {}, h('h1', { text: instance.name }), statusBadge(instance.status),
         instance.status_reason ? h('span', { class: 'reason', text: ` ${instance.status_reason}` }) : null,
         instance.deleted_at ? h('p', { class: 'warn-box', text: `Deleted ${relative(instance.deleted_at)}; restorable for 30 days after.` }) : null),
-      h('div', { class: 'tools' }, pollButton, restoreButton, deleteButton)),
+      h('div', { class: 'tools' }, pollButton, editButton, restoreButton, deleteButton)),
     pollResult,
     h('div', { class: 'panels' },
       h('section', { class: 'card' }, h('h2', { text: 'Instance' }), dl([

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chromiumoxide::BrowserConfig;
+use chromiumoxide::cdp::browser_protocol::browser::{SetDownloadBehaviorBehavior, SetDownloadBehaviorParams};
 use chromiumoxide::page::ScreenshotParams;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -61,7 +62,7 @@ fn chromium() -> PathBuf {
 /// `<target dir>/screenshots`: `CARGO_TARGET_DIR` if set (relative to the workspace), else
 /// `<workspace>/target`.
 pub fn screenshot_dir() -> PathBuf {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).ancestors().nth(2).expect("the workspace holds this package");
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace holds this package");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace.join("target"), |t| workspace.join(t));
     target.join("screenshots")
 }
@@ -104,6 +105,21 @@ impl Browser {
         let page = Page { page, test: self.test.clone() };
         page.goto(url).await;
         page
+    }
+}
+
+impl Browser {
+    /// Saves every download to `dir` under the name the page gives it, without asking.
+    pub async fn download_to(&self, dir: &Path) {
+        let browser = self.browser.as_ref().expect("the browser is running");
+        let params = SetDownloadBehaviorParams::builder()
+            .behavior(SetDownloadBehaviorBehavior::Allow)
+            .download_path(dir.display().to_string())
+            .build()
+            .expect("valid download settings");
+        if let Err(e) = within(browser.execute(params)).await {
+            panic!("[{}] cannot allow downloads: {e}", self.test);
+        }
     }
 }
 
@@ -163,6 +179,11 @@ impl Page {
     /// Goes to `url` and waits for it to load.
     pub async fn goto(&self, url: &str) {
         self.navigate(&format!("location.href = {}", js_string(url)), &format!("{url} to load")).await;
+    }
+
+    /// Goes to `#<route>` of the current document (the dashboard's own navigation: no load).
+    pub async fn go(&self, hash: &str) {
+        self.eval(&format!("location.hash = {}; true", js_string(hash))).await;
     }
 
     /// Evaluates a JavaScript expression and returns its JSON value; panics on an exception.
@@ -292,6 +313,40 @@ impl Page {
         };
         if let Err(e) = within(typed).await {
             panic!("[{}] cannot type into `{selector}`: {e}\n{}", self.test, self.describe().await);
+        }
+    }
+
+    /// Chooses `value` in the `<select>` matching `selector`, as a user would (a `change` event).
+    pub async fn select(&self, selector: &str, value: &str) {
+        self.wait_for(selector).await;
+        let chosen = self
+            .eval(&format!(
+                "(() => {{ const s = document.querySelector({}); s.value = {}; \
+                 s.dispatchEvent(new Event('change', {{ bubbles: true }})); return s.value; }})()",
+                js_string(selector),
+                js_string(value)
+            ))
+            .await;
+        assert_eq!(chosen, Value::from(value), "[{}] `{selector}` has no option {value:?}", self.test);
+    }
+
+    /// Presses `key` (e.g. `Backspace`, `Enter`) on the element matching `selector`, as real
+    /// keyboard input.
+    pub async fn press(&self, selector: &str, key: &str) {
+        let element = self.element(selector).await;
+        let pressed = async {
+            element.focus().await?;
+            element.press_key(key).await
+        };
+        if let Err(e) = within(pressed).await {
+            panic!("[{}] cannot press {key} on `{selector}`: {e}\n{}", self.test, self.describe().await);
+        }
+    }
+
+    /// Runs `script` in every document this tab loads from now on, before the page's own scripts.
+    pub async fn on_new_document(&self, script: &str) {
+        if let Err(e) = within(self.page.evaluate_on_new_document(script)).await {
+            panic!("[{}] cannot add a script to new documents: {e}", self.test);
         }
     }
 
