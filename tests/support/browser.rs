@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use chromiumoxide::BrowserConfig;
 use chromiumoxide::cdp::browser_protocol::browser::{SetDownloadBehaviorBehavior, SetDownloadBehaviorParams};
+use chromiumoxide::cdp::browser_protocol::emulation::SetDeviceMetricsOverrideParams;
 use chromiumoxide::page::ScreenshotParams;
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -340,6 +341,15 @@ impl Page {
         };
         if let Err(e) = within(pressed).await {
             panic!("[{}] cannot press {key} on `{selector}`: {e}\n{}", self.test, self.describe().await);
+        }
+    }
+
+    /// Shows the page as a phone or a laptop would: a `width` x `height` CSS-pixel viewport, and
+    /// a touch screen's device scale factor when `mobile`.
+    pub async fn resize(&self, width: i64, height: i64, mobile: bool) {
+        let params = SetDeviceMetricsOverrideParams::new(width, height, if mobile { 2.0 } else { 1.0 }, mobile);
+        if let Err(e) = within(self.page.execute(params)).await {
+            panic!("[{}] cannot resize the viewport: {e}", self.test);
         }
     }
 

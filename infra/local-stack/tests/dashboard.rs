@@ -88,7 +88,20 @@ async fn signing_in_shows_the_demo_fleet_and_an_instance_with_its_charts() {
     assert!(instance.contains("hq-main"), "the instance page names its instance:\n{instance}");
     assert!(!instance.contains("[object "), "the instance page renders an object as text:\n{instance}");
     assert!(page.url().await.contains(&id), "the address names the instance: {}", page.url().await);
+    page.wait_for("#instance svg.chart[data-metric=\"backups\"]").await;
     page.screenshot("instance").await;
+
+    // On a phone: nothing wider than the screen but the tables, which scroll inside their box.
+    page.resize(390, 844, true).await;
+    let overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth";
+    page.wait_for("#instance svg.chart[data-metric]").await;
+    let wide = "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className.baseVal + e.className)";
+    assert_eq!(page.eval(overflow).await, 0, "the instance page is wider than a phone: {}", page.eval(wide).await);
+    page.screenshot("instance-phone").await;
+    page.go("#/fleet").await;
+    page.wait_for_count("table#fleet tr[data-instance-id]", DEMO_INSTANCES).await;
+    assert_eq!(page.eval(overflow).await, 0, "the fleet page is wider than a phone");
+    page.screenshot("fleet-phone").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,7 +1,7 @@
 // One instance: what it is, its licence, its charts, backups and alerts; poll now, edit, delete, restore.
 
 import { can, del, get, post, query } from './api.js?v=@VERSION@';
-import { lineChart } from './charts.js?v=@VERSION@';
+import { backupChart, lineChart } from './charts.js?v=@VERSION@';
 import { busy, failed, fill, h, notify, openDialog, page } from './dom.js?v=@VERSION@';
 import { editInstance } from './instance-form.js?v=@VERSION@';
 import { bytes, dateTime, relative, statusLabel, words } from './format.js?v=@VERSION@';
@@ -73,15 +73,24 @@ function charts(instance, holder) {
   });
 }
 
+const BACKUP_CHART_MS = 90 * 24 * 3600 * 1000;
+
 function backups(instance, holder) {
-  get(`/api/v1/instances/${encodeURIComponent(instance.id)}/backups?limit=20`).then((data) => {
+  get(`/api/v1/instances/${encodeURIComponent(instance.id)}/backups?limit=200`).then((data) => {
     if (!data.items.length) {
       fill(holder, h('p', { class: 'empty', text: 'No backups recorded yet.' }));
       return;
     }
-    fill(holder, h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'backups' },
+    const to = Date.now();
+    const from = to - BACKUP_CHART_MS;
+    const recent = data.items.map((b) => ({ t: new Date(b.at).getTime(), size: b.size_bytes, ok: b.result === 'succeeded' }))
+      .filter((b) => b.t >= from);
+    fill(holder, h('figure', { class: 'chart-box' }, h('figcaption', { text: 'Backups over 90 days (size; failed ones in red at the bottom)' }),
+      backupChart({ from, to, backups: recent, sizeLabel: bytes })),
+    h('div', { class: 'table-wrap' }, h('table', { class: 'data', id: 'backups' },
+      h('caption', { class: 'sr-only', text: 'The latest backups' }),
       h('thead', {}, h('tr', {}, ['When', 'Result', 'Size', 'Reason'].map((t) => h('th', { scope: 'col', text: t })))),
-      h('tbody', {}, data.items.map((b) => h('tr', {},
+      h('tbody', {}, data.items.slice(0, 20).map((b) => h('tr', {},
         h('td', { title: dateTime(b.at), text: `${dateTime(b.at)} (${relative(b.at)})` }),
         h('td', {}, h('span', { class: `badge backup-${b.result}`, text: words(b.result) })),
         h('td', { class: 'num', text: bytes(b.size_bytes) }),
