@@ -18,5 +18,6 @@ pub mod functions;
 pub mod notify;
 pub mod pbx;
 pub mod polling;
+pub mod reports;
 pub mod store;
 pub mod table;

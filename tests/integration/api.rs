@@ -1371,6 +1371,8 @@ mod isolation {
             "PUT /api/v1/rule-overrides/{id}",
             "DELETE /api/v1/rule-overrides/{id}",
             "GET /api/v1/rules",
+            "GET /api/v1/reports/availability",
+            "GET /api/v1/export/reports.csv",
         ];
         for route in promised {
             assert!(documented.contains(route), "{route} is not in the document: {documented:#?}");

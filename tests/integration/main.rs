@@ -9,5 +9,6 @@ mod deploy;
 mod events_contract;
 mod keys_contract;
 mod polling;
+mod reports;
 mod store;
 mod table_contract;

@@ -20,6 +20,7 @@ use sikurd::api::ApiState;
 use sikurd::config::{ApiConfig, Deployment, Env};
 use sikurd::domain::{GroupName, Instance, InstanceName, InstanceStatus, PbxAddress, PbxCredentials};
 use sikurd::polling::{InstancePolled, POLL_INTERVAL, slot_of};
+use sikurd::reports::Reporter;
 use sikurd_local::demo;
 use sikurd_local::stack::LocalStack;
 
@@ -82,6 +83,11 @@ enum Command {
 
 /// How often due notifications (retries, reminders, ends of maintenance) are looked for.
 const NOTIFICATION_SWEEP: Duration = Duration::from_secs(15);
+/// How often complete days are rolled up for reports (the cloud does it nightly).
+const ROLL_UP_EVERY: Duration = Duration::from_secs(3600);
+/// How many past days a roll-up run fills in (a stack stopped for longer reports those days
+/// from the metrics directly).
+const ROLL_UP_DAYS: u32 = 7;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -133,6 +139,18 @@ async fn run(common: &Common, listen: SocketAddr, demo: bool, cycles: Option<u32
             if report != sikurd::alerts::SweepReport::default() {
                 tracing::info!(?report, "notification sweep");
             }
+        }
+    });
+    let reporter = Reporter::new(stack.store.clone());
+    let clock = stack.clock.clone();
+    tokio::spawn(async move {
+        loop {
+            match reporter.roll_up_missing(clock.now(), ROLL_UP_DAYS).await {
+                Ok(0) => {}
+                Ok(written) => tracing::info!(written, "days rolled up for reports"),
+                Err(e) => eprintln!("rolling up days for reports failed: {e}"),
+            }
+            tokio::time::sleep(ROLL_UP_EVERY).await;
         }
     });
     tokio::spawn(async move {

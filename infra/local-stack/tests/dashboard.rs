@@ -226,8 +226,25 @@ async fn a_technician_acknowledges_then_resolves_an_alert_with_a_reason() {
     assert_eq!(alert["resolved"]["reason"], "Disk cleaned up", "{alert}");
 }
 
+/// Waits for a file named `<prefix>…csv` in `dir` (a finished download) and returns its text.
+async fn downloaded(dir: &std::path::Path, prefix: &str) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let done = std::fs::read_dir(dir).expect("the download directory lists").find_map(|entry| {
+            let path = entry.ok()?.path();
+            let name = path.file_name()?.to_str()?.to_owned();
+            (name.starts_with(prefix) && name.ends_with(".csv")).then_some(path)
+        });
+        if let Some(file) = done {
+            return std::fs::read_to_string(&file).expect("the downloaded file reads");
+        }
+        assert!(std::time::Instant::now() < deadline, "no {prefix}*.csv was downloaded to {}", dir.display());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn the_fleet_downloads_as_a_csv_file() {
+async fn the_fleet_and_the_month_report_download_as_csv_files() {
     let server = DemoServer::start().await;
     server.poll_once().await;
     let downloads = tempfile::tempdir().expect("a download directory");
@@ -236,27 +253,29 @@ async fn the_fleet_downloads_as_a_csv_file() {
     let page = sign_in(&browser, &server).await;
     page.wait_for_count("table#fleet tr[data-instance-id]", DEMO_INSTANCES).await;
     page.click("a#export-instances").await;
-
-    let deadline = std::time::Instant::now() + WAIT;
-    let file = loop {
-        let done = std::fs::read_dir(downloads.path()).expect("the download directory lists").find_map(|entry| {
-            let path = entry.ok()?.path();
-            path.extension().is_some_and(|e| e == "csv").then_some(path)
-        });
-        if let Some(file) = done {
-            break file;
-        }
-        assert!(std::time::Instant::now() < deadline, "no CSV file was downloaded to {}", downloads.path().display());
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    };
-    let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-    assert!(name.starts_with("sikurd-instances-"), "the file is named by the server: {name}");
-    let csv = std::fs::read_to_string(&file).expect("the downloaded file reads");
+    let csv = downloaded(downloads.path(), "sikurd-instances-").await;
     let mut lines = csv.lines();
     let header = lines.next().expect("a header line");
     assert!(header.starts_with("id,name,"), "{header}");
     assert_eq!(lines.count(), DEMO_INSTANCES, "one line per instance:\n{csv}");
     assert!(csv.contains("hq-main") && csv.contains("Smith Motors"), "{csv}");
+
+    page.go("#/reports").await;
+    page.wait_for_count("#report-instances tr[data-instance-id]", DEMO_INSTANCES).await;
+    let groups = page.text("#report-groups").await;
+    for group in ["Acme Dental", "Northside Clinic", "Smith Motors"] {
+        assert!(groups.contains(group), "{group} is not in the report:\n{groups}");
+    }
+    page.screenshot("reports").await;
+    page.click("a#export-reports").await;
+    let month = page.eval("document.querySelector('#report-month').value").await;
+    let month = month.as_str().expect("the month shown").to_owned();
+    let report = downloaded(downloads.path(), &format!("sikurd-report-{month}-")).await;
+    let rows: Vec<&str> = report.lines().collect();
+    assert!(rows[0].starts_with("month,scope,group,"), "{}", rows[0]);
+    let instance_rows = rows.iter().filter(|r| r.starts_with(&format!("{month},instance,"))).count();
+    assert_eq!(instance_rows, DEMO_INSTANCES, "{report}");
+    assert!(rows.iter().any(|r| r.starts_with(&format!("{month},group,Smith Motors,"))), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -281,7 +300,7 @@ async fn a_viewer_sees_no_technician_or_admin_action() {
     check("instance", "#instance[data-instance-id]").await;
     page.go("#/alerts?status=all").await;
     check("alerts", "#alerts tr[data-alert-id]").await;
-    for route in ["users", "channels", "routes", "maintenance"] {
+    for route in ["users", "channels", "routes", "maintenance", "reports"] {
         page.go(&format!("#/{route}")).await;
         check(route, &format!("#{route}-page table")).await;
     }

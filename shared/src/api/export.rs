@@ -12,8 +12,10 @@ use super::audit::record;
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Params, SourceIp};
+use super::reports::{ReportParams, build};
 use crate::alerts::{Alert, AlertKind, AlertStatus};
 use crate::domain::{Actor, Instance};
+use crate::reports::AvailabilityReport;
 use crate::store::AlertFilter;
 
 const INSTANCE_COLUMNS: [&str; 15] = [
@@ -200,6 +202,117 @@ pub async fn alerts(
     let result = export_alerts(&state, &caller, &filter).await;
     record(&state, &caller, source, "export.alerts_csv", None, &result).await;
     csv_response(&state, "alerts", result?)
+}
+
+const REPORT_COLUMNS: [&str; 20] = [
+    "month",
+    "scope",
+    "group",
+    "instance_id",
+    "instance",
+    "instances",
+    "days_with_data",
+    "polls",
+    "polls_in_maintenance",
+    "uptime_percent",
+    "incidents",
+    "incident_minutes",
+    "longest_incident_minutes",
+    "incidents_by_kind",
+    "backups_succeeded",
+    "backups_failed",
+    "backup_compliance_percent",
+    "peak_calls",
+    "licensed_calls",
+    "peak_calls_percent",
+];
+
+fn report_csv(report: &AvailabilityReport) -> Result<Vec<u8>, ApiError> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(REPORT_COLUMNS).map_err(ApiError::internal)?;
+    for i in &report.instances {
+        let kinds: Vec<String> = i
+            .incidents_by_kind
+            .iter()
+            .map(|k| {
+                format!(
+                    "{}:{}",
+                    serde_json::to_value(k.kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+                    k.count
+                )
+            })
+            .collect();
+        let row = [
+            report.month.clone(),
+            "instance".into(),
+            opt(i.group.as_ref()),
+            i.instance_id.clone(),
+            i.name.clone(),
+            "1".into(),
+            i.days_with_data.to_string(),
+            i.polls.to_string(),
+            i.polls_in_maintenance.to_string(),
+            opt(i.uptime_percent),
+            i.incidents.to_string(),
+            i.incident_minutes.to_string(),
+            i.longest_incident_minutes.to_string(),
+            kinds.join(" "),
+            i.backups_succeeded.to_string(),
+            i.backups_failed.to_string(),
+            opt(i.backup_compliance_percent),
+            opt(i.peak_calls),
+            opt(i.licensed_calls),
+            opt(i.peak_calls_percent),
+        ];
+        writer.write_record(row.iter().map(|v| cell(v))).map_err(ApiError::internal)?;
+    }
+    for g in &report.groups {
+        let row = [
+            report.month.clone(),
+            "group".into(),
+            opt(g.group.as_ref()),
+            String::new(),
+            String::new(),
+            g.instances.to_string(),
+            String::new(),
+            g.polls.to_string(),
+            g.polls_in_maintenance.to_string(),
+            opt(g.uptime_percent),
+            g.incidents.to_string(),
+            g.incident_minutes.to_string(),
+            g.longest_incident_minutes.to_string(),
+            String::new(),
+            g.backups_succeeded.to_string(),
+            g.backups_failed.to_string(),
+            opt(g.backup_compliance_percent),
+            String::new(),
+            String::new(),
+            opt(g.peak_calls_percent),
+        ];
+        writer.write_record(row.iter().map(|v| cell(v))).map_err(ApiError::internal)?;
+    }
+    writer.into_inner().map_err(|e| ApiError::internal(e.into_error()))
+}
+
+/// A month's availability report as a CSV file (every role): one row per instance
+/// (`scope` `instance`), then one per group (`scope` `group`; the instances without a group
+/// have an empty `group`). Columns as in `GET /api/v1/reports/availability`.
+#[utoipa::path(get, path = "/api/v1/export/reports.csv", tag = "export", params(ReportParams),
+    responses((status = 200, content_type = "text/csv", body = String, description = "One row per instance, then per group"),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn reports(
+    State(state): State<ApiState>,
+    source: SourceIp,
+    caller: Caller,
+    Params(params): Params<ReportParams>,
+) -> Result<Response, ApiError> {
+    let result = match build(&state, &caller, &params).await {
+        Ok(report) => report_csv(&report).map(|body| (report.month, body)),
+        Err(e) => Err(e),
+    };
+    record(&state, &caller, source, "export.reports_csv", None, &result).await;
+    let (month, body) = result?;
+    csv_response(&state, &format!("report-{month}"), body)
 }
 
 fn csv_response(state: &ApiState, what: &str, body: Vec<u8>) -> Result<Response, ApiError> {

@@ -20,6 +20,7 @@ pub mod extract;
 pub mod instances;
 pub mod metrics;
 pub mod openapi;
+pub mod reports;
 pub mod users;
 pub mod views;
 
@@ -278,6 +279,8 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(alerts::resolve))
         .routes(routes!(export::instances))
         .routes(routes!(export::alerts))
+        .routes(routes!(export::reports))
+        .routes(routes!(reports::availability))
         .routes(routes!(channels::list, channels::create))
         .routes(routes!(channels::get, channels::update, channels::delete))
         .routes(routes!(channels::test))

@@ -17,7 +17,7 @@ use super::auth::SESSION_COOKIE;
     info(title = "Sikurd API", version = "1", description = "Monitoring of 3CX fleets. Sign in with POST /api/v1/auth/login; the session cookie then authenticates every request, and every POST, PATCH, PUT and DELETE also needs the header X-CSRF-Token with the session's csrf_token. Errors: {\"error\": {\"code\", \"message\"}}."),
     modifiers(&SessionSecurity),
     security(("session" = [])),
-    tags((name = "accounts"), (name = "users"), (name = "instances"), (name = "audit"), (name = "export"), (name = "meta"))
+    tags((name = "accounts"), (name = "users"), (name = "instances"), (name = "audit"), (name = "export"), (name = "reports"), (name = "meta"))
 )]
 struct ApiDoc;
 

@@ -41,6 +41,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("users.js", "text/javascript; charset=utf-8", include_str!("assets/users.js")),
     ("audit.js", "text/javascript; charset=utf-8", include_str!("assets/audit.js")),
     ("settings.js", "text/javascript; charset=utf-8", include_str!("assets/settings.js")),
+    ("reports.js", "text/javascript; charset=utf-8", include_str!("assets/reports.js")),
     ("icon.svg", "image/svg+xml", include_str!("assets/icon.svg")),
 ];
 

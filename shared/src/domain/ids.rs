@@ -111,6 +111,17 @@ impl AlertId {
     }
 }
 
+impl AlertId {
+    /// Bounds of the ids of alerts opened in `[from, to]`, as sort keys (ids sort by opening time).
+    pub fn range_opened(from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> (String, String) {
+        let millis = |at: chrono::DateTime<chrono::Utc>| u64::try_from(at.timestamp_millis()).unwrap_or(0);
+        (
+            format!("{}_{}", Self::PREFIX, Ulid::from_parts(millis(from), 0)),
+            format!("{}_{}", Self::PREFIX, Ulid::from_parts(millis(to), u128::MAX)),
+        )
+    }
+}
+
 impl DeliveryId {
     /// The id of the delivery due at `at` for `seed` (alert, notice, channel).
     pub fn derived(at: chrono::DateTime<chrono::Utc>, seed: &str) -> Self {

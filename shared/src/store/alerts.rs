@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::{StoreError, from_item, keys, to_attrs};
 use crate::alerts::{Alert, AlertKind, AlertSettings, AlertStatus, InstanceAlerts};
 use crate::domain::{AlertId, InstanceId, TenantId};
@@ -186,6 +188,32 @@ impl Alerts {
             }
         }
         Ok(AlertPage { items, next: from })
+    }
+
+    /// Every alert of the tenant opened in `[from, to]`, oldest first.
+    pub async fn opened_between(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let (first, last) = AlertId::range_opened(from, to);
+        let mut alerts = Vec::new();
+        let mut cursor = None;
+        loop {
+            let query = Query::partition(keys::alerts_of(tenant))
+                .range(SortKeyRange::Between { from: first.clone(), to: last.clone() })
+                .limit(FILTER_PAGE)
+                .after(cursor);
+            let page = self.table.query(&query).await?;
+            for item in page.items {
+                alerts.push(from_item::<Alert>(item)?);
+            }
+            cursor = page.next;
+            if cursor.is_none() {
+                return Ok(alerts);
+            }
+        }
     }
 
     /// Changes an active alert through its instance's state: `change` gets the state and

@@ -1,8 +1,10 @@
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+
 use super::{Listing, StoreError, keys, listing, to_attrs};
 use crate::domain::{BackupRecord, InstanceId, TenantId};
-use crate::table::{BatchWrite, Condition, Cursor, Item, Query, Table, TableError};
+use crate::table::{BatchWrite, Condition, Cursor, Item, Query, SortKeyRange, Table, TableError};
 
 /// Backup history per instance, kept indefinitely.
 #[derive(Debug, Clone)]
@@ -64,5 +66,33 @@ impl Backups {
             .query(&Query::partition(partition).prefix(prefix).descending().limit(limit).after(cursor))
             .await?;
         listing(page)
+    }
+
+    /// The backup records of `[from, to)`, oldest first.
+    pub async fn between(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<BackupRecord>, StoreError> {
+        let (partition, prefix) = keys::backups_of(tenant, instance);
+        let range = SortKeyRange::Between {
+            from: format!("{prefix}{}", keys::sortable_time(from)),
+            // Every key of the last millisecond before `to`, whatever its hash suffix.
+            to: format!("{prefix}{}#~", keys::sortable_time(to - chrono::Duration::milliseconds(1))),
+        };
+        let mut records = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page =
+                self.table.query(&Query::partition(partition.clone()).range(range.clone()).after(cursor)).await?;
+            let listed: Listing<BackupRecord> = listing(page)?;
+            records.extend(listed.items);
+            cursor = listed.next;
+            if cursor.is_none() {
+                return Ok(records);
+            }
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! (login), sessions and login throttles (looked up before the tenant is known) and the polling
 //! index (scheduler), and the functions that build them say so.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::alerts::ChannelId;
@@ -114,6 +114,15 @@ pub fn metric(tenant: &TenantId, instance: &InstanceId, at: DateTime<Utc>) -> Ke
 
 pub fn metrics_of(tenant: &TenantId, instance: &InstanceId) -> (String, &'static str) {
     (instance_partition(tenant, instance), "METRIC#")
+}
+
+/// An instance's metrics of one UTC day, rolled up for reports (kept as long as the metrics).
+pub fn day_rollup(tenant: &TenantId, instance: &InstanceId, day: NaiveDate) -> Key {
+    Key::new(instance_partition(tenant, instance), format!("DAY#{day}"))
+}
+
+pub fn day_rollups_of(tenant: &TenantId, instance: &InstanceId) -> (String, &'static str) {
+    (instance_partition(tenant, instance), "DAY#")
 }
 
 /// One backup record per instance, time and backup identity (a hash of the file name, so the

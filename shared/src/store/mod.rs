@@ -13,6 +13,7 @@ mod instances;
 pub mod keys;
 mod metrics;
 mod poll_log;
+mod rollups;
 mod sessions;
 mod tenants;
 mod throttle;
@@ -32,6 +33,7 @@ pub use deliveries::{Deliveries, DeliveryRecord, DeliveryStatus};
 pub use instances::Instances;
 pub use metrics::{METRIC_RETENTION_DAYS, Metrics};
 pub use poll_log::PollLog;
+pub use rollups::Rollups;
 pub use sessions::Sessions;
 pub use tenants::Tenants;
 pub use throttle::LoginThrottle;
@@ -111,6 +113,7 @@ pub struct Store {
     pub channels: Channels,
     pub deliveries: Deliveries,
     pub poll_log: PollLog,
+    pub rollups: Rollups,
 }
 
 impl Store {
@@ -127,6 +130,7 @@ impl Store {
             poll_log: PollLog::new(Arc::clone(&table), Arc::clone(&clock)),
             metrics: Metrics::new(Arc::clone(&table), Arc::clone(&clock)),
             backups: Backups::new(Arc::clone(&table)),
+            rollups: Rollups::new(Arc::clone(&table)),
             audit: AuditLog::new(Arc::clone(&table)),
             alerts: Alerts::new(table),
         }

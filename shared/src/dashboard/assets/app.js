@@ -7,6 +7,7 @@ import { showFleet } from './fleet.js?v=@VERSION@';
 import { showInstance } from './instance.js?v=@VERSION@';
 import { showAlerts } from './alerts.js?v=@VERSION@';
 import { showAudit } from './audit.js?v=@VERSION@';
+import { showReports } from './reports.js?v=@VERSION@';
 import { showUsers } from './users.js?v=@VERSION@';
 import { showChannels, showMaintenance, showRoutes } from './settings.js?v=@VERSION@';
 
@@ -81,6 +82,7 @@ async function route() {
     routes: () => showRoutes(),
     users: () => showUsers(),
     audit: () => showAudit(),
+    reports: () => showReports(params),
   };
   leave = Object.hasOwn(pages, parts[0]) ? pages[parts[0]]() : null;
   if (!leave) {
