@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod domain;
 pub mod events;
 pub mod functions;
+pub mod lifecycle;
 pub mod notify;
 pub mod pbx;
 pub mod polling;

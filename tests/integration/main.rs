@@ -10,5 +10,6 @@ mod events_contract;
 mod keys_contract;
 mod polling;
 mod reports;
+mod retention;
 mod store;
 mod table_contract;

@@ -326,6 +326,7 @@ mod cases {
                 actor: Actor::System,
                 action: format!("test.action{i}"),
                 target: None,
+                target_name: None,
                 source_ip: Some("192.0.2.7".parse().unwrap()),
                 outcome: AuditOutcome::Succeeded,
             };

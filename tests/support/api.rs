@@ -126,6 +126,13 @@ impl ApiFixture {
         self.send(Req::post("/api/v1/auth/login").json(json!({ "email": email, "password": password }))).await
     }
 
+    /// A new session of a user made by [`Self::sign_up`] or [`Self::add_user`].
+    pub async fn session_of(&self, email: &str) -> Session {
+        let login = self.log_in(email, PASSWORD).await;
+        assert_eq!(login.status, StatusCode::OK, "{}", login.text);
+        Session::from_login(&login)
+    }
+
     /// Adds a user of `role` to the session's tenant and logs them in.
     pub async fn add_user(&self, admin: &Session, role: &str, email: &str) -> Session {
         let res = self

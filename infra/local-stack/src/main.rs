@@ -20,7 +20,6 @@ use sikurd::api::ApiState;
 use sikurd::config::{ApiConfig, Deployment, Env};
 use sikurd::domain::{GroupName, Instance, InstanceName, InstanceStatus, PbxAddress, PbxCredentials};
 use sikurd::polling::{InstancePolled, POLL_INTERVAL, slot_of};
-use sikurd::reports::Reporter;
 use sikurd_local::demo;
 use sikurd_local::stack::LocalStack;
 
@@ -56,6 +55,9 @@ enum Command {
     },
     /// Print the fleet's current state from the store.
     Fleet,
+    /// Run the nightly retention job once (roll-ups for reports, purges of instances deleted
+    /// more than 30 days ago, expired items) and print what it did. `run` does this every hour.
+    Retention,
     /// Register a real 3CX under the local tenant. The password or client secret is read
     /// without echo from the terminal, or from standard input with --secret-stdin; never from
     /// the command line.
@@ -83,11 +85,11 @@ enum Command {
 
 /// How often due notifications (retries, reminders, ends of maintenance) are looked for.
 const NOTIFICATION_SWEEP: Duration = Duration::from_secs(15);
-/// How often complete days are rolled up for reports (the cloud does it nightly).
-const ROLL_UP_EVERY: Duration = Duration::from_secs(3600);
-/// How many past days a roll-up run fills in (a stack stopped for longer reports those days
-/// from the metrics directly).
-const ROLL_UP_DAYS: u32 = 7;
+/// How often the retention job runs (the cloud runs it nightly; here a stack may not run at
+/// night). A run with nothing to do writes nothing.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
+/// How long one retention run may take.
+const RETENTION_RUN: Duration = Duration::from_secs(600);
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -109,6 +111,7 @@ async fn run_cli() -> anyhow::Result<()> {
     match cli.command {
         Command::Run { listen, demo, cycles } => run(&cli.common, listen, demo, cycles).await,
         Command::Fleet => fleet(&cli.common).await,
+        Command::Retention => retention(&cli.common).await,
         Command::Register { name, url, group, username, client_id, secret_stdin } => {
             register(&cli.common, &name, &url, group.as_deref(), username, client_id, secret_stdin).await
         }
@@ -141,16 +144,15 @@ async fn run(common: &Common, listen: SocketAddr, demo: bool, cycles: Option<u32
             }
         }
     });
-    let reporter = Reporter::new(stack.store.clone());
+    let retention = stack.retention.clone();
     let clock = stack.clock.clone();
     tokio::spawn(async move {
         loop {
-            match reporter.roll_up_missing(clock.now(), ROLL_UP_DAYS).await {
-                Ok(0) => {}
-                Ok(written) => tracing::info!(written, "days rolled up for reports"),
-                Err(e) => eprintln!("rolling up days for reports failed: {e}"),
+            match retention.run(clock.now(), std::time::Instant::now() + RETENTION_RUN).await {
+                Ok(report) => tracing::info!(?report, "retention run"),
+                Err(e) => eprintln!("the retention run failed (the next one resumes): {e}"),
             }
-            tokio::time::sleep(ROLL_UP_EVERY).await;
+            tokio::time::sleep(RETENTION_EVERY).await;
         }
     });
     tokio::spawn(async move {
@@ -236,6 +238,19 @@ fn print_cycle(slot: chrono::DateTime<chrono::Utc>, scheduled: usize, took: Dura
             p.reason.as_deref().unwrap_or("")
         );
     }
+}
+
+async fn retention(common: &Common) -> anyhow::Result<()> {
+    let stack = LocalStack::open(&common.data_dir, Vec::new(), None)?;
+    let report = stack.retention.run(stack.clock.now(), std::time::Instant::now() + RETENTION_RUN).await?;
+    println!(
+        "retention: {} days rolled up, {} deleted instances purged, {} expired items deleted{}",
+        report.days_rolled_up,
+        report.instances_purged,
+        report.expired_items_deleted,
+        if report.finished { "" } else { " (stopped at its deadline; run it again to finish)" }
+    );
+    Ok(())
 }
 
 async fn fleet(common: &Common) -> anyhow::Result<()> {

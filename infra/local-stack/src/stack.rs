@@ -10,11 +10,12 @@ use sikurd::clock::{Clock, SystemClock};
 use sikurd::crypto::{Envelope, LocalKeys};
 use sikurd::domain::{Email, Plan, Tenant, TenantId, TenantName};
 use sikurd::events::{DetailType, EventPublisher, InProcessBus, handler_fn};
+use sikurd::lifecycle::Retention;
 use sikurd::notify::{HttpNotifier, OutboxMailer};
 use sikurd::pbx::{PbxClient, PbxClientConfig, TargetPolicy};
 use sikurd::polling::{InstancePolled, InstancesPolled, Poller, Recorder, Scheduler};
 use sikurd::store::Store;
-use sikurd::table::EmbeddedTable;
+use sikurd::table::{EmbeddedTable, Table};
 
 /// Polls in flight per batch; at least the batch size.
 const POLL_CONCURRENCY: usize = 64;
@@ -33,6 +34,8 @@ pub struct LocalStack {
     pub poller: Poller,
     /// Sends notifications; [`Dispatcher::sweep`] sends those that came due.
     pub dispatcher: Dispatcher,
+    /// The nightly job (roll-ups, purges, expired items), run every hour here.
+    pub retention: Retention,
     /// `InstancePolled` events since last taken.
     polled: Arc<Mutex<Vec<InstancePolled>>>,
 }
@@ -63,7 +66,9 @@ impl LocalStack {
             format!("cannot open {} (is another sikurd-local running on this data directory?)", table_file.display())
         })?;
         let keys = LocalKeys::open_or_create(&data_dir.join("master.key"))?;
-        let store = Store::new(Arc::new(table), Envelope::new(Arc::new(keys)), Arc::clone(&clock));
+        let table: Arc<dyn Table> = Arc::new(table);
+        let store = Store::new(Arc::clone(&table), Envelope::new(Arc::new(keys)), Arc::clone(&clock));
+        let retention = Retention::new(store.clone(), table);
 
         let bus = InProcessBus::new();
         let events: Arc<dyn EventPublisher> = Arc::new(bus.clone());
@@ -98,7 +103,7 @@ impl LocalStack {
         bus.subscribe(DetailType::INSTANCE_NOT_POLLED, evaluator);
 
         let scheduler = Scheduler::new(store.instances.clone(), events).watching(store.poll_log.clone());
-        Ok(Self { data_dir: data_dir.to_owned(), store, clock, bus, scheduler, poller, dispatcher, polled })
+        Ok(Self { data_dir: data_dir.to_owned(), store, clock, bus, scheduler, poller, dispatcher, retention, polled })
     }
 
     /// The `InstancePolled` events seen since the last call.

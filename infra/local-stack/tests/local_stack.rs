@@ -150,6 +150,21 @@ fn register_takes_the_secret_from_stdin_and_stores_it_sealed() {
 }
 
 #[test]
+fn the_retention_subcommand_runs_the_nightly_job_once_and_says_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = output(dir.path(), &["retention"]);
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert_eq!(
+        stdout.trim(),
+        "retention: 0 days rolled up, 0 deleted instances purged, 0 expired items deleted",
+        "a fresh data directory has nothing to do"
+    );
+    let extra = output(dir.path(), &["retention", "--now"]);
+    assert_eq!(extra.status.code(), Some(2), "an unknown argument is refused");
+}
+
+#[test]
 fn bad_arguments_get_a_clear_error_and_no_secret_is_accepted_on_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let bad_url = output(dir.path(), &["register", "--name", "x", "--url", "ftp://pbx.example.com", "--username", "1"]);

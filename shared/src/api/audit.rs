@@ -12,7 +12,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Params, SourceIp};
 use super::views::{cursor, page_size};
-use crate::domain::{Actor, AuditEntry, AuditId, AuditOutcome, Role, TenantId};
+use crate::domain::{Actor, AuditEntry, AuditId, AuditOutcome, InstanceId, Role, TenantId};
 
 /// Appends one entry to the tenant's audit log. A failure to write it is logged, not returned:
 /// the action it records has already happened.
@@ -25,12 +25,23 @@ pub async fn record_outcome(
     source: SourceIp,
     outcome: AuditOutcome,
 ) {
+    let target_name = match target.as_deref().map(InstanceId::parse) {
+        Some(Ok(instance)) => match state.store().instances.get(tenant, &instance).await {
+            Ok(found) => found.map(|i| i.name.to_string()),
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, action, error = %e, "reading an audit target's name failed");
+                None
+            }
+        },
+        _ => None,
+    };
     let entry = AuditEntry {
         id: AuditId::generate(),
         at: state.now(),
         actor,
         action: action.to_owned(),
         target,
+        target_name,
         source_ip: source.0,
         outcome,
     };
@@ -80,6 +91,8 @@ pub struct AuditEntryView {
     /// A dotted verb: `auth.login`, `instance.create`, …
     pub action: String,
     pub target: Option<String>,
+    /// The target's name when the entry was written (an instance's), kept after it is purged.
+    pub target_name: Option<String>,
     pub source_ip: Option<String>,
     /// `succeeded` or `failed`.
     pub result: &'static str,
@@ -113,6 +126,7 @@ impl From<AuditEntry> for AuditEntryView {
             actor,
             action: e.action,
             target: e.target,
+            target_name: e.target_name,
             source_ip: e.source_ip.map(|ip| ip.to_string()),
             result,
             reason,

@@ -105,6 +105,30 @@ pub trait KeyService: Send + Sync + std::fmt::Debug {
     async fn decrypt_data_key(&self, wrapped: &[u8], context: &EncryptionContext) -> Result<DataKeyBytes, CryptoError>;
 }
 
+/// The key service of a function that holds no secrets (it never seals or opens one): every
+/// call is refused, so such a function needs no KMS permission and no key id.
+#[derive(Debug, Default)]
+pub struct NoKeys;
+
+#[derive(Debug, thiserror::Error)]
+#[error("this function holds no keys")]
+struct NoKeysError;
+
+#[async_trait]
+impl KeyService for NoKeys {
+    async fn generate_data_key(&self, _context: &EncryptionContext) -> Result<DataKey, CryptoError> {
+        Err(CryptoError::Unavailable(Box::new(NoKeysError)))
+    }
+
+    async fn decrypt_data_key(
+        &self,
+        _wrapped: &[u8],
+        _context: &EncryptionContext,
+    ) -> Result<DataKeyBytes, CryptoError> {
+        Err(CryptoError::Unavailable(Box::new(NoKeysError)))
+    }
+}
+
 /// A sealed secret as stored: nothing in it is readable without the key service.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedSecret {

@@ -43,6 +43,10 @@ pub struct AuditEntry {
     pub action: String,
     /// What was acted on: an id, or a description that carries no secret.
     pub target: Option<String>,
+    /// The target's name when the entry was written (an instance's), kept after the target is
+    /// purged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_name: Option<String>,
     pub source_ip: Option<IpAddr>,
     pub outcome: AuditOutcome,
 }

@@ -7,6 +7,7 @@ pub mod api;
 pub mod notifications;
 pub mod poll_scheduler;
 pub mod poller;
+pub mod retention;
 
 use std::sync::Arc;
 
@@ -34,6 +35,7 @@ pub const FUNCTIONS: &[Function] = &[
     Function { name: "api", check_config: |env| api::Config::from_env(env).map(drop) },
     Function { name: "poll-scheduler", check_config: |env| poll_scheduler::Config::from_env(env).map(drop) },
     Function { name: "poller", check_config: |env| poller::Config::from_env(env).map(drop) },
+    Function { name: "retention", check_config: |env| retention::Config::from_env(env).map(drop) },
 ];
 
 /// `SIKURD_TABLE_NAME`: the DynamoDB table.

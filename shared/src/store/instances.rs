@@ -4,7 +4,9 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::{Listing, StoreError, from_item, keys, listing, to_attrs};
 use crate::domain::{Instance, InstanceId, TenantId};
-use crate::table::{AttributeValue, Condition, Cursor, Index, Item, Query, Table, TableError};
+use crate::table::{
+    AttributeValue, BatchWrite, Condition, Cursor, Index, Item, Query, SortKeyRange, Table, TableError,
+};
 
 /// Attempts of a save that meets concurrent changes.
 const SAVE_ATTEMPTS: usize = 3;
@@ -17,11 +19,10 @@ pub struct Instances {
 
 fn item(instance: &Instance) -> Result<Item, StoreError> {
     let item = Item::new(keys::instance(&instance.tenant_id, &instance.id), to_attrs(instance)?);
-    // Only active instances are in the polling index (it is sparse).
-    Ok(if instance.is_active() {
-        item.with_index_key(keys::poll_entry_across_tenants(&instance.tenant_id, &instance.id))
-    } else {
-        item
+    // Active instances are in the polling index, soft-deleted ones in the purge index.
+    Ok(match instance.deleted_at {
+        None => item.with_index_key(keys::poll_entry_across_tenants(&instance.tenant_id, &instance.id)),
+        Some(at) => item.with_index_key(keys::purge_entry_across_tenants(&instance.tenant_id, &instance.id, at)),
     })
 }
 
@@ -210,6 +211,57 @@ impl Instances {
             }
         }
         Ok(all)
+    }
+
+    /// Instances of every tenant soft-deleted at or before `before`, oldest first, from the purge
+    /// index: up to `limit` per shard.
+    pub async fn deleted_before_across_tenants(
+        &self,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Instance>, StoreError> {
+        let mut due = Vec::new();
+        for shard in 0..keys::PURGE_SHARDS {
+            let query = Query::partition(keys::purge_partition_across_tenants(shard))
+                .index(Index::Gsi1)
+                .range(SortKeyRange::AtMost(keys::due_at_or_before(before)))
+                .limit(limit);
+            due.extend(listing::<Instance>(self.table.query(&query).await?)?.items);
+        }
+        Ok(due)
+    }
+
+    /// Deletes everything kept in the instance's partition (metrics, backup records, day
+    /// roll-ups, alert state), its credentials and its token, `batch` keys at a time, and the
+    /// instance item last, so that a purge cut short is found and finished by the next run.
+    /// Returns false when it stopped at `deadline` with work left.
+    pub async fn purge(
+        &self,
+        instance: &Instance,
+        batch: u32,
+        deadline: std::time::Instant,
+    ) -> Result<bool, StoreError> {
+        let (tenant, id) = (&instance.tenant_id, &instance.id);
+        loop {
+            let page = self.table.query(&Query::partition(keys::instance_data(tenant, id)).limit(batch)).await?;
+            if page.items.is_empty() {
+                break;
+            }
+            let deletes = page.items.into_iter().map(|item| BatchWrite::Delete(item.key)).collect();
+            self.table.batch_write(deletes).await?;
+            if std::time::Instant::now() >= deadline {
+                return Ok(false);
+            }
+        }
+        self.table
+            .batch_write(vec![
+                BatchWrite::Delete(keys::credential(tenant, id)),
+                BatchWrite::Delete(keys::credential_token(tenant, id)),
+            ])
+            .await?;
+        self.table.delete(&keys::instance(tenant, id), None).await?;
+        self.bump_fleet_revision(tenant).await;
+        Ok(true)
     }
 
     /// Active instances of every tenant in one shard of the polling index (see

@@ -92,6 +92,20 @@ pub fn poll_entry_across_tenants(tenant: &TenantId, instance: &InstanceId) -> Ke
     Key::new(poll_partition_across_tenants(poll_shard(instance)), format!("{tenant}#{instance}"))
 }
 
+/// Partitions of the purge index; spreads the retention job's reads.
+pub const PURGE_SHARDS: u8 = 4;
+
+/// The purge-index partition for a shard; holds soft-deleted instances of every tenant.
+pub fn purge_partition_across_tenants(shard: u8) -> String {
+    format!("PURGE#{shard}")
+}
+
+/// A soft-deleted instance's entry in the purge index, sorted by when it was deleted.
+pub fn purge_entry_across_tenants(tenant: &TenantId, instance: &InstanceId, deleted_at: DateTime<Utc>) -> Key {
+    let shard = Sha256::digest(instance.as_str().as_bytes())[0] % PURGE_SHARDS;
+    Key::new(purge_partition_across_tenants(shard), format!("{}#{tenant}#{instance}", sortable_time(deleted_at)))
+}
+
 /// Changes whenever any instance of the tenant is written, so readers can tell whether a copy
 /// of the fleet they hold is still current.
 pub fn fleet_revision(tenant: &TenantId) -> Key {
@@ -105,6 +119,12 @@ pub fn credential(tenant: &TenantId, instance: &InstanceId) -> Key {
 /// The 3CX access token kept for the instance's current credentials.
 pub fn credential_token(tenant: &TenantId, instance: &InstanceId) -> Key {
     Key::new(tenant_partition(tenant), format!("CREDENTIAL_TOKEN#{instance}"))
+}
+
+/// The partition of everything kept per instance outside the tenant partition: metrics,
+/// backup records, day roll-ups, alert state (purged with the instance).
+pub fn instance_data(tenant: &TenantId, instance: &InstanceId) -> String {
+    instance_partition(tenant, instance)
 }
 
 /// One metric row per instance and poll slot.
@@ -197,7 +217,7 @@ pub fn delivery_due_across_tenants(tenant: &TenantId, delivery: &DeliveryId, due
     Key::new(deliveries_due_across_tenants(shard), format!("{}#{tenant}#{delivery}", sortable_time(due)))
 }
 
-/// The upper bound of due-index sort keys due at or before `at`.
+/// The upper bound of due-index and purge-index sort keys at or before `at`.
 pub fn due_at_or_before(at: DateTime<Utc>) -> String {
     format!("{}#~", sortable_time(at))
 }

@@ -111,4 +111,10 @@ impl Table for CountingTable {
         self.wrote(n);
         Ok(())
     }
+
+    async fn purge_expired(&self, limit: usize) -> Result<usize, TableError> {
+        let purged = self.inner.purge_expired(limit).await?;
+        self.wrote(purged);
+        Ok(purged)
+    }
 }

@@ -287,10 +287,11 @@ impl EmbeddedTable {
             })
             .await?
     }
+}
 
-    /// Deletes up to `limit` items whose TTL has passed, oldest first; returns how many.
-    /// Reads already ignore them: this only reclaims their space.
-    pub async fn purge_expired(&self, limit: usize) -> Result<usize, TableError> {
+#[async_trait]
+impl Table for EmbeddedTable {
+    async fn purge_expired(&self, limit: usize) -> Result<usize, TableError> {
         self.write_txn(move |t, now| {
             let stop = expiry_entry(now.timestamp() + 1, &Key::new("", ""));
             let mut due = Vec::new();
@@ -307,10 +308,7 @@ impl EmbeddedTable {
         })
         .await
     }
-}
 
-#[async_trait]
-impl Table for EmbeddedTable {
     async fn get(&self, key: &Key) -> Result<Option<Item>, TableError> {
         super::validate_key(key)?;
         let key = key.clone();

@@ -19,8 +19,8 @@ function row(entry) {
     h('td', { text: actor(entry.actor) }),
     h('td', {}, h('code', { text: entry.action })),
     h('td', {}, entry.target && entry.target.startsWith('ins_')
-      ? h('a', { href: `#/instances/${encodeURIComponent(entry.target)}`, text: entry.target })
-      : (entry.target || '—')),
+      ? h('a', { href: `#/instances/${encodeURIComponent(entry.target)}`, text: entry.target_name || entry.target })
+      : (entry.target_name || entry.target || '—')),
     h('td', { text: entry.source_ip || '—' }),
     h('td', {}, h('span', { class: `badge audit-${entry.result}`, text: entry.result === 'succeeded' ? 'Succeeded' : 'Failed' }),
       entry.reason ? h('div', { class: 'small muted', text: entry.reason }) : null));

@@ -1,0 +1,49 @@
+//! `retention`: the nightly data-lifecycle job (`lifecycle::Retention`), within the invocation's
+//! deadline; what is left when it stops is done by the next run.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{ConfigError, Env};
+use crate::crypto::{Envelope, NoKeys};
+use crate::lifecycle::{Retention, RetentionReport};
+use crate::store::{Store, StoreError};
+
+/// Time kept back from the invocation's deadline to finish the batch in hand and answer.
+pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    table: String,
+}
+
+impl Config {
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self { table: super::table_name(env)? })
+    }
+}
+
+/// The job over the table. It holds no keys: it never opens a secret (deleting a sealed item
+/// needs none), so the function has no KMS permission.
+pub struct Handler {
+    retention: Retention,
+    clock: Arc<dyn Clock>,
+}
+
+impl Handler {
+    pub fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let table = super::dynamo_table(sdk, &config.table, Arc::clone(&clock));
+        let store = Store::new(Arc::clone(&table), Envelope::new(Arc::new(NoKeys)), Arc::clone(&clock));
+        Self { retention: Retention::new(store, table), clock }
+    }
+
+    /// One run, stopping [`DEADLINE_MARGIN`] before `deadline`.
+    pub async fn run(&self, deadline: Instant) -> Result<RetentionReport, StoreError> {
+        let stop = deadline.checked_sub(DEADLINE_MARGIN).unwrap_or_else(Instant::now);
+        let report = self.retention.run(self.clock.now(), stop).await?;
+        tracing::info!(?report, "retention run");
+        Ok(report)
+    }
+}
