@@ -7,6 +7,7 @@ mod blobs_contract;
 mod dashboard;
 mod deploy;
 mod events_contract;
+mod export;
 mod keys_contract;
 mod polling;
 mod reports;

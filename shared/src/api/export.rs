@@ -38,7 +38,7 @@ const INSTANCE_COLUMNS: [&str; 15] = [
 
 /// A cell a spreadsheet will not run as a formula: text that starts with `=`, `+`, `-`, `@`,
 /// a tab or a carriage return gets a leading apostrophe.
-fn cell(value: &str) -> String {
+pub(crate) fn cell(value: &str) -> String {
     if value.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{value}") } else { value.to_owned() }
 }
 

@@ -3,8 +3,12 @@
 //! Every item type of the table has a retention rule here ([`RETENTION`]); a test fails when a
 //! key builder has none.
 
+mod archive;
+mod export;
 mod retention;
 
+pub use archive::{ArchiveError, ArchivedFile};
+pub use export::{ExportError, Exported, Exporter, FORMAT, LINK_VALID, Manifest, export_key};
 pub use retention::{Retention, RetentionReport};
 
 /// How long an item type is kept, and what removes it.
