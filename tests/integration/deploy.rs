@@ -83,3 +83,56 @@ fn every_variable_a_function_reads_is_set_by_the_template() {
         assert!(unread.is_empty(), "template.yaml sets {unread:?} for {}, which it never reads", function.name);
     }
 }
+
+/// Every `Action` of every IAM statement under `node`, with the resource id it belongs to.
+fn actions_under(id: &str, node: &Value, found: &mut Vec<(String, String)>) {
+    match node {
+        Value::Mapping(map) => {
+            for (key, value) in map {
+                if key.as_str() == Some("Action") {
+                    let actions: Vec<&Value> = match value {
+                        Value::Sequence(list) => list.iter().collect(),
+                        one => vec![one],
+                    };
+                    found.extend(actions.into_iter().filter_map(|a| a.as_str()).map(|a| (id.to_owned(), a.to_owned())));
+                } else {
+                    actions_under(id, value, found);
+                }
+            }
+        }
+        Value::Sequence(list) => list.iter().for_each(|v| actions_under(id, v, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn only_the_support_role_may_invoke_the_support_functions() {
+    let text = std::fs::read_to_string(repository().join("template.yaml")).unwrap();
+    let template: Value = serde_norway::from_str(&text).unwrap();
+    let mut actions = Vec::new();
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        actions_under(id.as_str().unwrap(), resource, &mut actions);
+    }
+    let invokers: BTreeSet<&str> = actions
+        .iter()
+        .filter(|(_, a)| a.starts_with("lambda:Invoke") || a == "lambda:*" || a == "*")
+        .map(|(id, _)| id.as_str())
+        .collect();
+    assert_eq!(invokers, BTreeSet::from(["SupportRole"]), "who may invoke a function");
+    let support = &template["Resources"]["SupportRole"]["Properties"];
+    let trust = serde_norway::to_string(&support["AssumeRolePolicyDocument"]).unwrap();
+    assert!(trust.contains("aws:MultiFactorAuthPresent"), "the support role needs MFA: {trust}");
+    let functions = serde_norway::to_string(&support["Policies"]).unwrap();
+    for function in ["ExportFunction"] {
+        assert!(functions.contains(function), "the support role cannot invoke {function}");
+    }
+    for (id, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() == Some("AWS::Serverless::Function") {
+            let events = &resource["Properties"]["Events"];
+            let id = id.as_str().unwrap();
+            if ["ExportFunction"].contains(&id) {
+                assert!(events.is_null(), "{id} is invoked by support only, not by an event source");
+            }
+        }
+    }
+}

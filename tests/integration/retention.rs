@@ -8,6 +8,7 @@ use std::time::{Duration as Wall, Instant};
 use axum::http::StatusCode;
 use chrono::Duration;
 use sikurd::alerts::{Alert, AlertChange, AlertKind, AlertStatus, InstanceAlerts, Severity};
+use sikurd::blobs::Blobs;
 use sikurd::clock::Clock;
 use sikurd::config::Deployment;
 use sikurd::domain::{
@@ -204,6 +205,31 @@ mod cases {
         assert_eq!(instance_data(&api, &tenant, &id).await, 0);
         assert_eq!(api.store().instances.get(&tenant, &id).await.unwrap(), None);
     }
+}
+
+#[tokio::test]
+async fn export_archives_are_deleted_8_days_after_they_were_made() {
+    let api = api_over(sikurd_tests::embedded_store());
+    let owner = api.sign_up("Acme", "owner@acme.example").await;
+    let tenant = TenantId::parse(&owner.tenant_id).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let blobs =
+        Arc::new(sikurd::blobs::LocalDirBlobs::open(dir.path().join("blobs"), "http://127.0.0.1:8080".into()).unwrap());
+    let clock: Arc<dyn Clock> = api.stores.tables.clock.clone();
+    let exporter = sikurd::lifecycle::Exporter::new(api.store().clone(), blobs.clone(), clock);
+    let done = exporter.export(&tenant, "Ada").await.unwrap();
+    let key = sikurd::blobs::BlobKey::parse(&done.key).unwrap();
+    let retention = retention(&api).expiring_exports_in(blobs.clone());
+
+    api.clock().advance(Duration::days(7));
+    let report = retention.run(api.clock().now(), soon()).await.unwrap();
+    assert_eq!(report.exports_deleted, 0, "the link still works");
+    assert!(blobs.get(&key).await.unwrap().is_some());
+
+    api.clock().advance(Duration::days(2));
+    let report = retention.run(api.clock().now(), soon()).await.unwrap();
+    assert_eq!(report.exports_deleted, 1);
+    assert!(blobs.get(&key).await.unwrap().is_none());
 }
 
 sikurd_tests::for_each_store!(

@@ -69,6 +69,8 @@ async fn the_nightly_run_purges_instances_deleted_more_than_30_days_ago_and_then
     let second = function.invoke(sample_event("retention-nightly.json"), LIMIT).await.response();
     assert_eq!(
         second,
-        json!({ "days_rolled_up": 0, "instances_purged": 0, "expired_items_deleted": 0, "finished": true })
+        json!({
+            "days_rolled_up": 0, "instances_purged": 0, "expired_items_deleted": 0, "exports_deleted": 0, "finished": true
+        })
     );
 }

@@ -3,4 +3,5 @@
 //! tests drive it with a manual clock.
 
 pub mod demo;
+pub mod downloads;
 pub mod stack;

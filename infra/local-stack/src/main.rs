@@ -10,13 +10,11 @@ use std::io::{BufRead, IsTerminal};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
 use secrecy::SecretString;
-use sikurd::api::ApiState;
 use sikurd::config::{ApiConfig, Deployment, Env};
 use sikurd::domain::{GroupName, Instance, InstanceName, InstanceStatus, PbxAddress, PbxCredentials};
 use sikurd::polling::{InstancePolled, POLL_INTERVAL, slot_of};
@@ -55,6 +53,16 @@ enum Command {
     },
     /// Print the fleet's current state from the store.
     Fleet,
+    /// Export everything held on a tenant (support staff): a zip under <data dir>/blobs, with a
+    /// download link served by `run` for 7 days.
+    Export {
+        /// The tenant's id (`ten_…`; the demo tenant's is in <data dir>/demo-tenant).
+        #[arg(long)]
+        tenant: String,
+        /// Who asks (a support person's name, kept in the tenant's audit log).
+        #[arg(long)]
+        by: String,
+    },
     /// Run the nightly retention job once (roll-ups for reports, purges of instances deleted
     /// more than 30 days ago, expired items) and print what it did. `run` does this every hour.
     Retention,
@@ -112,6 +120,7 @@ async fn run_cli() -> anyhow::Result<()> {
         Command::Run { listen, demo, cycles } => run(&cli.common, listen, demo, cycles).await,
         Command::Fleet => fleet(&cli.common).await,
         Command::Retention => retention(&cli.common).await,
+        Command::Export { tenant, by } => export(&cli.common, &tenant, &by).await,
         Command::Register { name, url, group, username, client_id, secret_stdin } => {
             register(&cli.common, &name, &url, group.as_deref(), username, client_id, secret_stdin).await
         }
@@ -130,10 +139,7 @@ async fn run(common: &Common, listen: SocketAddr, demo: bool, cycles: Option<u32
     if let Some(sim) = &simulator {
         demo::seed(&stack, sim, api_config.bcrypt_cost).await?;
     }
-    let api = sikurd::api::router(
-        ApiState::new(stack.store.clone(), stack.clock.clone(), api_config, Arc::new(stack.poller.clone()))
-            .with_dispatcher(stack.dispatcher.clone()),
-    );
+    let api = stack.app(api_config);
     let dispatcher = stack.dispatcher.clone();
     tokio::spawn(async move {
         loop {
@@ -240,14 +246,30 @@ fn print_cycle(slot: chrono::DateTime<chrono::Utc>, scheduled: usize, took: Dura
     }
 }
 
+async fn export(common: &Common, tenant: &str, by: &str) -> anyhow::Result<()> {
+    let tenant = sikurd::domain::TenantId::parse(tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
+    let stack = LocalStack::open(&common.data_dir, Vec::new(), None)?;
+    let exporter = sikurd::lifecycle::Exporter::new(stack.store.clone(), stack.blobs.clone(), stack.clock.clone());
+    let done = exporter.export(&tenant, by).await?;
+    println!("export {}: {} bytes, SHA-256 {}", done.export_id, done.size_bytes, done.sha256);
+    for file in &done.manifest.files {
+        println!("  {:<16} {:>10} rows {:>12} bytes", file.name, file.rows, file.bytes);
+    }
+    let key = sikurd::blobs::BlobKey::parse(&done.key)?;
+    println!("file: {}", stack.blobs.blob_path(&key).display());
+    println!("link (while `sikurd-local run` serves, until {}): {}", done.link_expires_at, done.download_url);
+    Ok(())
+}
+
 async fn retention(common: &Common) -> anyhow::Result<()> {
     let stack = LocalStack::open(&common.data_dir, Vec::new(), None)?;
     let report = stack.retention.run(stack.clock.now(), std::time::Instant::now() + RETENTION_RUN).await?;
     println!(
-        "retention: {} days rolled up, {} deleted instances purged, {} expired items deleted{}",
+        "retention: {} days rolled up, {} deleted instances purged, {} expired items deleted, {} old exports deleted{}",
         report.days_rolled_up,
         report.instances_purged,
         report.expired_items_deleted,
+        report.exports_deleted,
         if report.finished { "" } else { " (stopped at its deadline; run it again to finish)" }
     );
     Ok(())

@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use sikurd::alerts::{Dispatcher, Evaluator};
+use sikurd::api::ApiState;
+use sikurd::blobs::LocalDirBlobs;
 use sikurd::clock::{Clock, SystemClock};
+use sikurd::config::ApiConfig;
 use sikurd::crypto::{Envelope, LocalKeys};
 use sikurd::domain::{Email, Plan, Tenant, TenantId, TenantName};
 use sikurd::events::{DetailType, EventPublisher, InProcessBus, handler_fn};
@@ -36,6 +39,8 @@ pub struct LocalStack {
     pub dispatcher: Dispatcher,
     /// The nightly job (roll-ups, purges, expired items), run every hour here.
     pub retention: Retention,
+    /// Tenant exports, under `<data dir>/blobs`; their links are served by [`crate::downloads`].
+    pub blobs: Arc<LocalDirBlobs>,
     /// `InstancePolled` events since last taken.
     polled: Arc<Mutex<Vec<InstancePolled>>>,
 }
@@ -67,8 +72,14 @@ impl LocalStack {
         })?;
         let keys = LocalKeys::open_or_create(&data_dir.join("master.key"))?;
         let table: Arc<dyn Table> = Arc::new(table);
+        // Links name the API's address: the one given, else where `run` listens by default.
+        let links = match &public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", sikurd::config::local_listen_address(&sikurd::config::Env::from_process())?),
+        };
+        let blobs = Arc::new(LocalDirBlobs::open(data_dir.join("blobs"), links)?);
         let store = Store::new(Arc::clone(&table), Envelope::new(Arc::new(keys)), Arc::clone(&clock));
-        let retention = Retention::new(store.clone(), table);
+        let retention = Retention::new(store.clone(), table).expiring_exports_in(blobs.clone());
 
         let bus = InProcessBus::new();
         let events: Arc<dyn EventPublisher> = Arc::new(bus.clone());
@@ -103,7 +114,26 @@ impl LocalStack {
         bus.subscribe(DetailType::INSTANCE_NOT_POLLED, evaluator);
 
         let scheduler = Scheduler::new(store.instances.clone(), events).watching(store.poll_log.clone());
-        Ok(Self { data_dir: data_dir.to_owned(), store, clock, bus, scheduler, poller, dispatcher, retention, polled })
+        Ok(Self {
+            data_dir: data_dir.to_owned(),
+            store,
+            clock,
+            bus,
+            scheduler,
+            poller,
+            dispatcher,
+            retention,
+            blobs,
+            polled,
+        })
+    }
+
+    /// Everything the local stack serves over HTTP: the API (and dashboard) with notifications,
+    /// and the download links of the blob store.
+    pub fn app(&self, config: ApiConfig) -> axum::Router {
+        let state = ApiState::new(self.store.clone(), self.clock.clone(), config, Arc::new(self.poller.clone()))
+            .with_dispatcher(self.dispatcher.clone());
+        sikurd::api::router(state).merge(crate::downloads::routes(self.blobs.clone()))
     }
 
     /// The `InstancePolled` events seen since the last call.

@@ -80,7 +80,8 @@ impl LocalDirBlobs {
         self.root.join(OBJECTS)
     }
 
-    fn blob_path(&self, key: &BlobKey) -> PathBuf {
+    /// The file that holds the blob under `key` (for people: operators open it directly).
+    pub fn blob_path(&self, key: &BlobKey) -> PathBuf {
         let mut path = self.objects();
         let mut segments = key.segments().peekable();
         while let Some(segment) = segments.next() {

@@ -4,6 +4,7 @@
 
 pub mod alert_evaluator;
 pub mod api;
+pub mod export;
 pub mod notifications;
 pub mod poll_scheduler;
 pub mod poller;
@@ -33,6 +34,7 @@ pub struct Function {
 pub const FUNCTIONS: &[Function] = &[
     Function { name: "alert-evaluator", check_config: |env| alert_evaluator::Config::from_env(env).map(drop) },
     Function { name: "api", check_config: |env| api::Config::from_env(env).map(drop) },
+    Function { name: "export", check_config: |env| export::Config::from_env(env).map(drop) },
     Function { name: "poll-scheduler", check_config: |env| poll_scheduler::Config::from_env(env).map(drop) },
     Function { name: "poller", check_config: |env| poller::Config::from_env(env).map(drop) },
     Function { name: "retention", check_config: |env| retention::Config::from_env(env).map(drop) },
@@ -46,6 +48,11 @@ fn table_name(env: &Env) -> Result<String, ConfigError> {
 /// `SIKURD_KMS_KEY_ID`: the KMS key that wraps the data keys of secrets.
 fn kms_key_id(env: &Env) -> Result<String, ConfigError> {
     env.required("SIKURD_KMS_KEY_ID")
+}
+
+/// `SIKURD_EXPORT_BUCKET`: the S3 bucket of tenant exports.
+fn export_bucket(env: &Env) -> Result<String, ConfigError> {
+    env.required("SIKURD_EXPORT_BUCKET")
 }
 
 /// `SIKURD_EVENT_BUS_NAME`: the EventBridge bus of `PollBatch` and `InstancePolled` events.

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Env};
 use crate::crypto::{Envelope, NoKeys};
-use crate::lifecycle::{Retention, RetentionReport};
-use crate::store::{Store, StoreError};
+use crate::lifecycle::{Retention, RetentionError, RetentionReport};
+use crate::store::Store;
 
 /// Time kept back from the invocation's deadline to finish the batch in hand and answer.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
@@ -40,7 +40,7 @@ impl Handler {
     }
 
     /// One run, stopping [`DEADLINE_MARGIN`] before `deadline`.
-    pub async fn run(&self, deadline: Instant) -> Result<RetentionReport, StoreError> {
+    pub async fn run(&self, deadline: Instant) -> Result<RetentionReport, RetentionError> {
         let stop = deadline.checked_sub(DEADLINE_MARGIN).unwrap_or_else(Instant::now);
         let report = self.retention.run(self.clock.now(), stop).await?;
         tracing::info!(?report, "retention run");

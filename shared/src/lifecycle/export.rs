@@ -359,7 +359,8 @@ impl Exporter {
             return Err(ExportError::InvalidRequester);
         }
         let found = self.store.tenants.get(tenant).await?.ok_or_else(|| ExportError::NoSuchTenant(tenant.clone()))?;
-        let export_id = format!("exp_{}", ulid::Ulid::new());
+        // A ULID of the export's time: the retention job reads its age from it.
+        let export_id = format!("exp_{}", ulid::Ulid::from_datetime(self.clock.now().into()));
         let result = self.write(&found, &export_id, requested_by).await;
         let entry = AuditEntry {
             id: AuditId::generate(),

@@ -9,7 +9,7 @@ mod retention;
 
 pub use archive::{ArchiveError, ArchivedFile};
 pub use export::{ExportError, Exported, Exporter, FORMAT, LINK_VALID, Manifest, export_key};
-pub use retention::{Retention, RetentionReport};
+pub use retention::{EXPORT_KEPT_DAYS, Retention, RetentionError, RetentionReport};
 
 /// How long an item type is kept, and what removes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

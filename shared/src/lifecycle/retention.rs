@@ -4,6 +4,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
+use crate::blobs::{BlobPrefix, Blobs};
 use crate::domain::RESTORE_WINDOW_DAYS;
 use crate::reports::Reporter;
 use crate::store::{Store, StoreError};
@@ -30,6 +31,20 @@ pub const ROLL_UP_DAYS: u32 = 7;
 pub struct Retention {
     store: Store,
     table: Arc<dyn Table>,
+    /// Where exports are kept, when no lifecycle rule of the store expires them (the local
+    /// blob directory; S3's bucket rule does it in the cloud).
+    exports: Option<Arc<dyn Blobs>>,
+}
+
+/// How long an export archive is kept: a day more than its link works.
+pub const EXPORT_KEPT_DAYS: i64 = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetentionError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] crate::blobs::BlobError),
 }
 
 /// What one run did.
@@ -38,6 +53,7 @@ pub struct RetentionReport {
     pub days_rolled_up: usize,
     pub instances_purged: usize,
     pub expired_items_deleted: usize,
+    pub exports_deleted: usize,
     /// False when the run stopped at its deadline with work left for the next one.
     pub finished: bool,
 }
@@ -45,11 +61,38 @@ pub struct RetentionReport {
 impl Retention {
     /// `table` is the store's table (for the expired items).
     pub fn new(store: Store, table: Arc<dyn Table>) -> Self {
-        Self { store, table }
+        Self { store, table, exports: None }
+    }
+
+    /// Also deletes export archives older than [`EXPORT_KEPT_DAYS`] from `blobs`.
+    pub fn expiring_exports_in(self, blobs: Arc<dyn Blobs>) -> Self {
+        Self { exports: Some(blobs), ..self }
+    }
+
+    /// Deletes the archives under `exports/` made more than [`EXPORT_KEPT_DAYS`] ago (their
+    /// name is the export id, a ULID of when it was made). Returns how many.
+    async fn expire_exports(&self, blobs: &dyn Blobs, now: DateTime<Utc>) -> Result<usize, crate::blobs::BlobError> {
+        let cutoff = now - Duration::days(EXPORT_KEPT_DAYS);
+        let mut deleted = 0;
+        for blob in blobs.list(&BlobPrefix::parse("exports/")?).await? {
+            let made = blob
+                .key
+                .segments()
+                .last()
+                .and_then(|name| name.strip_prefix("exp_"))
+                .and_then(|name| name.strip_suffix(".zip"))
+                .and_then(|id| ulid::Ulid::from_string(id).ok())
+                .and_then(|id| DateTime::<Utc>::from_timestamp_millis(i64::try_from(id.timestamp_ms()).ok()?));
+            if made.is_some_and(|made| made < cutoff) {
+                blobs.delete(&blob.key).await?;
+                deleted += 1;
+            }
+        }
+        Ok(deleted)
     }
 
     /// One run at `now`, stopping at `deadline` (the Lambda's, less a margin).
-    pub async fn run(&self, now: DateTime<Utc>, deadline: Instant) -> Result<RetentionReport, StoreError> {
+    pub async fn run(&self, now: DateTime<Utc>, deadline: Instant) -> Result<RetentionReport, RetentionError> {
         let mut report = RetentionReport {
             days_rolled_up: Reporter::new(self.store.clone()).roll_up_missing(now, ROLL_UP_DAYS).await?,
             ..RetentionReport::default()
@@ -72,11 +115,14 @@ impl Retention {
             if Instant::now() >= deadline {
                 return Ok(report);
             }
-            let deleted = self.table.purge_expired(EXPIRED_BATCH).await?;
+            let deleted = self.table.purge_expired(EXPIRED_BATCH).await.map_err(StoreError::from)?;
             report.expired_items_deleted += deleted;
             if deleted < EXPIRED_BATCH {
                 break;
             }
+        }
+        if let Some(blobs) = &self.exports {
+            report.exports_deleted = self.expire_exports(blobs.as_ref(), now).await?;
         }
         report.finished = true;
         Ok(report)

@@ -2,9 +2,7 @@
 //! HTTP on a free loopback port: what a browser test signs in to.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
-use sikurd::api::ApiState;
 use sikurd::config::{ApiConfig, Deployment, Env};
 use sikurd::domain::{Email, Instance, InstanceName, PasswordHash, PbxAddress, PersonName, Role, User, UserId};
 use sikurd_local::demo;
@@ -49,9 +47,7 @@ impl DemoServer {
         let email = lines.next().expect("the demo e-mail").to_owned();
         let password = lines.next().expect("the demo password").to_owned();
 
-        let state = ApiState::new(stack.store.clone(), stack.clock.clone(), config, Arc::new(stack.poller.clone()))
-            .with_dispatcher(stack.dispatcher.clone());
-        let app = sikurd::api::router(state);
+        let app = stack.app(config);
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .await
@@ -86,7 +82,8 @@ impl DemoServer {
         }
     }
 
-    async fn tenant(&self) -> sikurd::domain::TenantId {
+    /// The demo tenant.
+    pub async fn tenant(&self) -> sikurd::domain::TenantId {
         let owner_email = Email::parse(&self.email).expect("the demo e-mail parses");
         let owner =
             self.stack.store.tenants.find_user_by_email_across_tenants(&owner_email).await.expect("the store answers");
