@@ -105,6 +105,9 @@ fn actions_under(id: &str, node: &Value, found: &mut Vec<(String, String)>) {
     }
 }
 
+/// The functions only support staff invoke.
+const SUPPORT_FUNCTIONS: &[&str] = &["ExportFunction"];
+
 #[test]
 fn only_the_support_role_may_invoke_the_support_functions() {
     let text = std::fs::read_to_string(repository().join("template.yaml")).unwrap();
@@ -123,14 +126,14 @@ fn only_the_support_role_may_invoke_the_support_functions() {
     let trust = serde_norway::to_string(&support["AssumeRolePolicyDocument"]).unwrap();
     assert!(trust.contains("aws:MultiFactorAuthPresent"), "the support role needs MFA: {trust}");
     let functions = serde_norway::to_string(&support["Policies"]).unwrap();
-    for function in ["ExportFunction"] {
+    for function in SUPPORT_FUNCTIONS {
         assert!(functions.contains(function), "the support role cannot invoke {function}");
     }
     for (id, resource) in template["Resources"].as_mapping().unwrap() {
         if resource["Type"].as_str() == Some("AWS::Serverless::Function") {
             let events = &resource["Properties"]["Events"];
             let id = id.as_str().unwrap();
-            if ["ExportFunction"].contains(&id) {
+            if SUPPORT_FUNCTIONS.contains(&id) {
                 assert!(events.is_null(), "{id} is invoked by support only, not by an event source");
             }
         }
