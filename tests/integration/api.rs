@@ -31,7 +31,7 @@ fn instance_id(raw: &str) -> InstanceId {
 }
 
 #[track_caller]
-fn assert_session_cookie(res: &Res, max_age: i64) -> String {
+pub(crate) fn assert_session_cookie(res: &Res, max_age: i64) -> String {
     let cookie = res.set_cookie().expect("a Set-Cookie header");
     let value = cookie.strip_prefix(COOKIE_PATTERN_PREFIX).expect("the session cookie's name");
     let (id, attributes) = value.split_once(';').expect("attributes");

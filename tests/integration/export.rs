@@ -23,13 +23,13 @@ use sikurd_tests::{StoreFixture, dynamo_store, embedded_store, moto};
 const PBX_PASSWORD: &str = "pbx-secret-password"; // what `ApiFixture::add_instance` stores
 const HOOK_PATH_SECRET: &str = "T0KEN-in-the-path";
 
-struct World {
+pub(crate) struct World {
     api: ApiFixture,
     blobs: Arc<dyn Blobs>,
     _dir: Option<tempfile::TempDir>,
 }
 
-async fn world(stores: StoreFixture, s3: bool) -> World {
+pub(crate) async fn world(stores: StoreFixture, s3: bool) -> World {
     let poller = Arc::new(FakePoller { store: stores.store.clone() });
     let api = ApiFixture::assemble(stores, test_config(Deployment::Local), poller);
     if s3 {
@@ -128,7 +128,7 @@ fn rows(files: &BTreeMap<String, Vec<u8>>, name: &str) -> Vec<Value> {
     body.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-mod cases {
+pub(crate) mod cases {
     use super::*;
 
     pub async fn an_export_holds_everything_of_the_tenant_and_no_secret(w: World) {

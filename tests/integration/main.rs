@@ -10,6 +10,7 @@ mod events_contract;
 mod export;
 mod keys_contract;
 mod polling;
+mod promises;
 mod reports;
 mod retention;
 mod store;

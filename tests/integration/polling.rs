@@ -520,7 +520,7 @@ async fn an_instance_no_batch_recorded_for_three_minutes_opens_no_data_and_its_n
     assert_eq!(scheduler.tick(clock.now()).await.unwrap().not_polled, 0);
 }
 
-async fn pii_never_reaches_the_store(f: StoreFixture) {
+pub(crate) async fn pii_never_reaches_the_store(f: StoreFixture) {
     let w = world_with(f, SimConfig::default()).await;
     let canaries = ["Jane Canary-Doe", "jane.canary@example.org", "+44 20 7946 0999", "Extension Canary Name"];
     let faults = Faults { pii_canaries: canaries.iter().map(|c| c.to_string()).collect(), ..Faults::default() };

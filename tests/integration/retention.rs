@@ -68,7 +68,7 @@ async fn instance_data(api: &ApiFixture, tenant: &TenantId, instance: &InstanceI
     api.stores.counting.query(&Query::partition(partition).limit(1000)).await.unwrap().items.len()
 }
 
-mod cases {
+pub(crate) mod cases {
     use super::*;
 
     pub async fn metrics_older_than_90_days_are_gone_from_every_read(stores: StoreFixture) {

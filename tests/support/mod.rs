@@ -179,6 +179,7 @@ pub struct StoreFixture {
     pub store: sikurd::store::Store,
     pub counting: sikurd::table::CountingTable,
     pub tables: TableFixture,
+    keys: Arc<dyn sikurd::crypto::KeyService>,
     _keys_dir: Option<tempfile::TempDir>,
 }
 
@@ -188,9 +189,9 @@ fn store_over(
     keys_dir: Option<tempfile::TempDir>,
 ) -> StoreFixture {
     let counting = sikurd::table::CountingTable::new(tables.table.clone());
-    let envelope = sikurd::crypto::Envelope::new(keys);
+    let envelope = sikurd::crypto::Envelope::new(Arc::clone(&keys));
     let store = sikurd::store::Store::new(Arc::new(counting.clone()), envelope, tables.clock.clone());
-    StoreFixture { store, counting, tables, _keys_dir: keys_dir }
+    StoreFixture { store, counting, tables, keys, _keys_dir: keys_dir }
 }
 
 pub fn embedded_store() -> StoreFixture {
@@ -206,6 +207,11 @@ pub async fn dynamo_store() -> StoreFixture {
 }
 
 impl StoreFixture {
+    /// The key service the store seals with (the local master key, or KMS on moto).
+    pub fn key_service(&self) -> Arc<dyn sikurd::crypto::KeyService> {
+        Arc::clone(&self.keys)
+    }
+
     /// Everything the table holds, as raw bytes: the embedded table's file, or a DynamoDB scan
     /// of every item in its wire form.
     pub async fn raw_contents(&self) -> Vec<u8> {

@@ -9,6 +9,7 @@ mod api_list;
 mod cold_start;
 mod dashboard_fleet;
 mod evaluator_batch;
+mod export;
 mod poll_cycle;
 mod poller_batch;
 mod process;
@@ -46,6 +47,9 @@ enum Command {
     /// The dashboard's fleet page over 1,000 instances in headless Chromium: first render,
     /// interaction and scrolling jank, the page's own refresh.
     DashboardFleet(dashboard_fleet::Options),
+    /// A full tenant export (`sikurd-local export`, its own process) of a tenant with many
+    /// metric rows: time, rows/s, archive size, peak RSS; the manifest's count checked.
+    Export(export::Options),
     /// Metric rows written one poll at a time into the embedded table: rows/s and memory.
     StoreWrites(store_writes::Options),
 }
@@ -58,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
         Command::ApiList(options) => api_list::run(options).await,
         Command::StoreWrites(options) => store_writes::run(options).await,
         Command::DashboardFleet(options) => dashboard_fleet::run(options).await,
+        Command::Export(options) => export::run(options).await,
         Command::ColdStart(options) => cold_start::run(options).await,
         Command::PollerBatch(options) => poller_batch::run(options).await,
         Command::EvaluatorBatch(options) => evaluator_batch::run(options).await,

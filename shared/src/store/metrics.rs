@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{Listing, StoreError, from_item, keys, listing, to_attrs};
 use crate::clock::Clock;
 use crate::domain::{InstanceId, MetricSnapshot, TenantId};
-use crate::table::{Condition, Cursor, Item, Query, SortKeyRange, Table, TableError};
+use crate::table::{BatchWrite, Condition, Cursor, Item, Query, SortKeyRange, Table, TableError};
 
 /// How long metric rows are kept (their TTL).
 pub const METRIC_RETENTION_DAYS: i64 = 90;
@@ -37,6 +37,25 @@ impl Metrics {
             Err(TableError::ConditionFailed) => Ok(false),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Stores many snapshots of one instance at once, without the once-per-slot check of
+    /// [`Self::record`] (an import, a benchmark's fixture): batch writes, each expiring 90
+    /// days after now.
+    pub async fn record_batch(
+        &self,
+        tenant: &TenantId,
+        instance: &InstanceId,
+        snapshots: &[MetricSnapshot],
+    ) -> Result<(), StoreError> {
+        let expires = self.clock.now() + Duration::days(METRIC_RETENTION_DAYS);
+        let writes = snapshots
+            .iter()
+            .map(|s| {
+                Ok(BatchWrite::Put(Item::new(keys::metric(tenant, instance, s.at), to_attrs(s)?).expiring_at(expires)))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(self.table.batch_write(writes).await?)
     }
 
     /// Snapshots taken in `[from, to]`, oldest first.
