@@ -11,11 +11,11 @@ use axum::http::StatusCode;
 use chrono::Duration;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use sikurd::alerts::{Alert, AlertChange, AlertKind, AlertStatus, InstanceAlerts, Severity};
+use sikurd::alerts::AlertKind;
 use sikurd::blobs::{Blobs, LocalDirBlobs, S3Blobs};
 use sikurd::clock::Clock;
 use sikurd::config::Deployment;
-use sikurd::domain::{Actor, AlertId, BackupOutcome, BackupRecord, InstanceId, MetricSnapshot, PollOutcome, TenantId};
+use sikurd::domain::{Actor, BackupOutcome, BackupRecord, InstanceId, MetricSnapshot, PollOutcome, TenantId};
 use sikurd::lifecycle::{ExportError, Exporter, Manifest};
 use sikurd_tests::api::{ApiFixture, FakePoller, Session, test_config};
 use sikurd_tests::{StoreFixture, dynamo_store, embedded_store, moto};
@@ -45,30 +45,6 @@ fn ids(session: &Session, instance: &str) -> (TenantId, InstanceId) {
     (TenantId::parse(&session.tenant_id).unwrap(), InstanceId::parse(instance).unwrap())
 }
 
-async fn open_alert(api: &ApiFixture, tenant: &TenantId, instance: &InstanceId, name: &str) {
-    let now = api.clock().now();
-    let alert = Alert {
-        id: AlertId::generate(),
-        tenant_id: tenant.clone(),
-        instance_id: instance.clone(),
-        instance_name: name.into(),
-        group: None,
-        kind: AlertKind::DiskHigh,
-        subject: String::new(),
-        severity: Severity::Warning,
-        detail: "disk 91% full".into(),
-        flapping: false,
-        status: AlertStatus::Open,
-        opened_at: now,
-        acknowledged: None,
-        resolved: None,
-        silenced_until: None,
-        history: vec![AlertChange::Opened { at: now, severity: Severity::Warning, detail: String::new() }],
-    };
-    let state = InstanceAlerts { active: vec![alert.clone()], ..InstanceAlerts::default() };
-    api.store().alerts.commit(tenant, instance, 0, &state, std::slice::from_ref(&alert), Vec::new()).await.unwrap();
-}
-
 /// A tenant with two users, two instances with metrics and backups, an alert, two channels (one
 /// a webhook with a secret path), a route and a window; returns its owner and the webhook's
 /// signing secret.
@@ -91,7 +67,7 @@ async fn seed(api: &ApiFixture, name: &str) -> (Session, String) {
             let b = BackupRecord { at, size_bytes: Some(1 << 20), outcome };
             api.store().backups.record(&tenant, &id, &format!("backup-{day}.zip"), &b).await.unwrap();
         }
-        open_alert(api, &tenant, &id, &format!("{name} {n}")).await;
+        api.open_alert(&tenant, &id, &format!("{name} {n}"), AlertKind::DiskHigh).await;
     }
     let email = api
         .send(owner.post("/api/v1/channels").json(json!({ "name": "NOC", "type": "email", "to": ["noc@example.com"] })))

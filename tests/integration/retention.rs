@@ -7,13 +7,11 @@ use std::time::{Duration as Wall, Instant};
 
 use axum::http::StatusCode;
 use chrono::Duration;
-use sikurd::alerts::{Alert, AlertChange, AlertKind, AlertStatus, InstanceAlerts, Severity};
+use sikurd::alerts::AlertKind;
 use sikurd::blobs::Blobs;
 use sikurd::clock::Clock;
 use sikurd::config::Deployment;
-use sikurd::domain::{
-    AlertId, BackupOutcome, BackupRecord, InstanceId, MetricSnapshot, PbxCredentials, PollOutcome, TenantId,
-};
+use sikurd::domain::{BackupOutcome, BackupRecord, InstanceId, MetricSnapshot, PbxCredentials, PollOutcome, TenantId};
 use sikurd::lifecycle::{Retention, RetentionReport};
 use sikurd::table::{Query, Table};
 use sikurd_tests::StoreFixture;
@@ -34,32 +32,6 @@ fn soon() -> Instant {
 
 fn ids(session: &Session, instance: &str) -> (TenantId, InstanceId) {
     (TenantId::parse(&session.tenant_id).unwrap(), InstanceId::parse(instance).unwrap())
-}
-
-/// An open trunk alert on the instance, as the evaluator would have committed it.
-async fn open_alert(api: &ApiFixture, tenant: &TenantId, instance: &InstanceId) -> AlertId {
-    let now = api.clock().now();
-    let alert = Alert {
-        id: AlertId::generate(),
-        tenant_id: tenant.clone(),
-        instance_id: instance.clone(),
-        instance_name: "Head office".into(),
-        group: None,
-        kind: AlertKind::TrunkDown,
-        subject: "Primary SIP".into(),
-        severity: Severity::Critical,
-        detail: "trunk Primary SIP is offline".into(),
-        flapping: false,
-        status: AlertStatus::Open,
-        opened_at: now,
-        acknowledged: None,
-        resolved: None,
-        silenced_until: None,
-        history: vec![AlertChange::Opened { at: now, severity: Severity::Critical, detail: String::new() }],
-    };
-    let state = InstanceAlerts { active: vec![alert.clone()], ..InstanceAlerts::default() };
-    api.store().alerts.commit(tenant, instance, 0, &state, std::slice::from_ref(&alert), Vec::new()).await.unwrap();
-    alert.id
 }
 
 /// Items of the instance's partition that a read can see.
@@ -132,7 +104,7 @@ pub(crate) mod cases {
         }
         let backup = BackupRecord { at: now, size_bytes: Some(42), outcome: BackupOutcome::Succeeded };
         api.store().backups.record(&tenant, &id, "nightly.zip", &backup).await.unwrap();
-        let alert = open_alert(&api, &tenant, &id).await;
+        let alert = api.open_alert(&tenant, &id, "Head office", AlertKind::TrunkDown).await;
         assert!(api.store().credentials.get(&tenant, &id).await.unwrap().is_some());
         let deleted = api.send(owner.delete(&format!("/api/v1/instances/{instance}"))).await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);

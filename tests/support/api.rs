@@ -126,6 +126,45 @@ impl ApiFixture {
         self.send(Req::post("/api/v1/auth/login").json(json!({ "email": email, "password": password }))).await
     }
 
+    /// An open alert of `kind` on the instance, committed as the evaluator would (state and alert
+    /// item in one transaction); its id.
+    pub async fn open_alert(
+        &self,
+        tenant: &sikurd::domain::TenantId,
+        instance: &sikurd::domain::InstanceId,
+        instance_name: &str,
+        kind: sikurd::alerts::AlertKind,
+    ) -> sikurd::domain::AlertId {
+        use sikurd::alerts::{Alert, AlertChange, AlertStatus, InstanceAlerts, Severity};
+        use sikurd::clock::Clock;
+        let now = self.clock().now();
+        let alert = Alert {
+            id: sikurd::domain::AlertId::generate(),
+            tenant_id: tenant.clone(),
+            instance_id: instance.clone(),
+            instance_name: instance_name.into(),
+            group: None,
+            kind,
+            subject: String::new(),
+            severity: Severity::Warning,
+            detail: format!("{kind:?} on {instance_name}"),
+            flapping: false,
+            status: AlertStatus::Open,
+            opened_at: now,
+            acknowledged: None,
+            resolved: None,
+            silenced_until: None,
+            history: vec![AlertChange::Opened { at: now, severity: Severity::Warning, detail: String::new() }],
+        };
+        let state = InstanceAlerts { active: vec![alert.clone()], ..InstanceAlerts::default() };
+        self.store()
+            .alerts
+            .commit(tenant, instance, 0, &state, std::slice::from_ref(&alert), Vec::new())
+            .await
+            .expect("the alert is committed");
+        alert.id
+    }
+
     /// A new session of a user made by [`Self::sign_up`] or [`Self::add_user`].
     pub async fn session_of(&self, email: &str) -> Session {
         let login = self.log_in(email, PASSWORD).await;

@@ -18,7 +18,7 @@ use crate::domain::{Actor, Instance};
 use crate::reports::AvailabilityReport;
 use crate::store::AlertFilter;
 
-const INSTANCE_COLUMNS: [&str; 15] = [
+pub(crate) const INSTANCE_COLUMNS: [&str; 15] = [
     "id",
     "name",
     "group",
@@ -46,7 +46,8 @@ fn opt<T: ToString>(value: Option<T>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
 
-fn row(i: &Instance) -> Vec<String> {
+/// An instance's CSV row, in [`INSTANCE_COLUMNS`] order (no credential ever).
+pub(crate) fn instance_row(i: &Instance) -> Vec<String> {
     let licence = i.licence.clone().unwrap_or_default();
     let status = serde_json::to_value(i.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
     vec![
@@ -77,7 +78,7 @@ pub fn instances_csv(mut instances: Vec<Instance>) -> Result<Vec<u8>, ApiError> 
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(INSTANCE_COLUMNS).map_err(ApiError::internal)?;
     for instance in instances.iter().filter(|i| i.is_active()) {
-        writer.write_record(row(instance)).map_err(ApiError::internal)?;
+        writer.write_record(instance_row(instance)).map_err(ApiError::internal)?;
     }
     writer.into_inner().map_err(|e| ApiError::internal(e.into_error()))
 }

@@ -142,28 +142,10 @@ struct InstanceRow<'a> {
     deleted_at: Option<DateTime<Utc>>,
 }
 
-const INSTANCE_COLUMNS: &[&str] = &[
-    "id",
-    "name",
-    "url",
-    "group",
-    "status",
-    "status_reason",
-    "version",
-    "product_code",
-    "licence_active",
-    "licence_expires_at",
-    "maintenance_expires_at",
-    "max_sim_calls",
-    "trunks_online",
-    "trunks_total",
-    "credential_kind",
-    "created_at",
-    "deleted_at",
-];
+/// The dashboard's instance CSV columns, then what only the full export adds.
+const INSTANCE_EXTRA_COLUMNS: [&str; 2] = ["credential_kind", "deleted_at"];
 
 fn instance_row(i: &Instance) -> (InstanceRow<'_>, Vec<String>) {
-    let licence = i.licence.clone().unwrap_or_default();
     let row = InstanceRow {
         id: i.id.as_str(),
         name: i.name.as_str(),
@@ -178,25 +160,8 @@ fn instance_row(i: &Instance) -> (InstanceRow<'_>, Vec<String>) {
         created_at: i.created_at,
         deleted_at: i.deleted_at,
     };
-    let record = cells(vec![
-        i.id.to_string(),
-        i.name.to_string(),
-        i.address.base_url(),
-        opt(i.group.as_ref()),
-        word(&i.status),
-        opt(i.status_reason.as_ref()),
-        opt(i.version.as_ref().map(|v| v.as_str())),
-        opt(licence.product_code),
-        opt(licence.active),
-        opt(licence.expires_at.map(time)),
-        opt(licence.maintenance_expires_at.map(time)),
-        opt(licence.max_sim_calls),
-        i.trunks.iter().filter(|t| t.online).count().to_string(),
-        i.trunks.len().to_string(),
-        opt(i.credential_kind.map(|k| word(&k))),
-        time(i.created_at),
-        opt(i.deleted_at.map(time)),
-    ]);
+    let mut record = crate::api::export::instance_row(i);
+    record.extend(cells(vec![opt(i.credential_kind.map(|k| word(&k))), opt(i.deleted_at.map(time))]));
     (row, record)
 }
 
@@ -441,7 +406,9 @@ impl Exporter {
         let instances = store.instances.list_all(id).await?;
         // Every metric row there is: from before the first to after the last possible one.
         let (first, last) = (DateTime::UNIX_EPOCH, self.clock.now() + chrono::Duration::days(1));
-        let mut set = archive.dataset("instances", INSTANCE_COLUMNS)?;
+        let columns: Vec<&str> =
+            crate::api::export::INSTANCE_COLUMNS.iter().chain(&INSTANCE_EXTRA_COLUMNS).copied().collect();
+        let mut set = archive.dataset("instances", &columns)?;
         for i in &instances {
             let (row, record) = instance_row(i);
             set.row(&row, &record)?;
