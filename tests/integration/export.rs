@@ -24,8 +24,8 @@ const PBX_PASSWORD: &str = "pbx-secret-password"; // what `ApiFixture::add_insta
 const HOOK_PATH_SECRET: &str = "T0KEN-in-the-path";
 
 pub(crate) struct World {
-    api: ApiFixture,
-    blobs: Arc<dyn Blobs>,
+    pub(crate) api: ApiFixture,
+    pub(crate) blobs: Arc<dyn Blobs>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -48,7 +48,7 @@ fn ids(session: &Session, instance: &str) -> (TenantId, InstanceId) {
 /// A tenant with two users, two instances with metrics and backups, an alert, two channels (one
 /// a webhook with a secret path), a route and a window; returns its owner and the webhook's
 /// signing secret.
-async fn seed(api: &ApiFixture, name: &str) -> (Session, String) {
+pub(crate) async fn seed(api: &ApiFixture, name: &str) -> (Session, String) {
     let owner = api.sign_up(name, &format!("owner@{}.example", name.to_lowercase())).await;
     api.add_user(&owner, "technician", &format!("tech@{}.example", name.to_lowercase())).await;
     let now = api.clock().now();

@@ -5,6 +5,7 @@ mod alerts;
 mod api;
 mod blobs_contract;
 mod dashboard;
+mod deletion;
 mod deploy;
 mod events_contract;
 mod export;

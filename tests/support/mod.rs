@@ -212,6 +212,21 @@ impl StoreFixture {
         Arc::clone(&self.keys)
     }
 
+    /// Every stored item, expired or not, one per line: the embedded table's items, or a
+    /// DynamoDB scan in the wire form.
+    pub async fn raw_items(&self) -> Vec<u8> {
+        match &self.tables.embedded {
+            Some(table) => table
+                .all_items()
+                .await
+                .expect("the items")
+                .iter()
+                .flat_map(|item| format!("{item:?}\n").into_bytes())
+                .collect(),
+            None => self.raw_contents().await,
+        }
+    }
+
     /// Everything the table holds, as raw bytes: the embedded table's file, or a DynamoDB scan
     /// of every item in its wire form.
     pub async fn raw_contents(&self) -> Vec<u8> {

@@ -49,11 +49,12 @@ async fn the_nightly_run_purges_instances_deleted_more_than_30_days_ago_and_then
     let recent = deleted_instance(&cloud, &tenant, "Paused site", 1).await;
 
     let binary = Path::new(env!("CARGO_BIN_EXE_retention"));
-    // Only the table: the function holds no keys.
+    // The table and the bucket: the function holds no keys.
+    let bucket = sikurd_tests::moto().fresh_bucket().await;
     let env: Vec<(String, String)> = cloud
-        .environment(&[])
+        .environment(&[("SIKURD_EXPORT_BUCKET", bucket.as_str())])
         .into_iter()
-        .filter(|(k, _)| k != "SIKURD_KMS_KEY_ID" && k != "SIKURD_EVENT_BUS_NAME")
+        .filter(|(k, _)| k != "SIKURD_KMS_KEY_ID" && k != "SIKURD_EVENT_BUS_NAME" && k != "SIKURD_SENDER_EMAIL")
         .collect();
     let mut function = LambdaFunction::start(binary, "retention", &env).await;
 
@@ -70,7 +71,8 @@ async fn the_nightly_run_purges_instances_deleted_more_than_30_days_ago_and_then
     assert_eq!(
         second,
         json!({
-            "days_rolled_up": 0, "instances_purged": 0, "expired_items_deleted": 0, "exports_deleted": 0, "finished": true
+            "days_rolled_up": 0, "instances_purged": 0, "expired_items_deleted": 0, "exports_deleted": 0,
+            "tenants_deleted": 0, "finished": true
         })
     );
 }

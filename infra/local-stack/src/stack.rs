@@ -13,7 +13,7 @@ use sikurd::config::ApiConfig;
 use sikurd::crypto::{Envelope, LocalKeys};
 use sikurd::domain::{Email, Plan, Tenant, TenantId, TenantName};
 use sikurd::events::{DetailType, EventPublisher, InProcessBus, handler_fn};
-use sikurd::lifecycle::Retention;
+use sikurd::lifecycle::{Retention, TenantDeletion};
 use sikurd::notify::{HttpNotifier, OutboxMailer};
 use sikurd::pbx::{PbxClient, PbxClientConfig, TargetPolicy};
 use sikurd::polling::{InstancePolled, InstancesPolled, Poller, Recorder, Scheduler};
@@ -79,7 +79,10 @@ impl LocalStack {
         };
         let blobs = Arc::new(LocalDirBlobs::open(data_dir.join("blobs"), links)?);
         let store = Store::new(Arc::clone(&table), Envelope::new(Arc::new(keys)), Arc::clone(&clock));
-        let retention = Retention::new(store.clone(), table).expiring_exports_in(blobs.clone());
+        let deletions = TenantDeletion::new(store.clone(), Arc::clone(&table), blobs.clone(), Arc::clone(&clock));
+        let retention = Retention::new(store.clone(), table)
+            .expiring_exports_in(blobs.clone())
+            .deleting_tenants(Arc::new(deletions));
 
         let bus = InProcessBus::new();
         let events: Arc<dyn EventPublisher> = Arc::new(bus.clone());

@@ -239,3 +239,45 @@ pub async fn logout(State(state): State<ApiState>, source: SourceIp, caller: Cal
 pub async fn me(caller: Caller) -> Json<SessionView> {
     Json(session_view(&caller.user, &caller.tenant, &caller.session))
 }
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmDeletionRequest {
+    /// The token of the link in the e-mail sent to the account's owner.
+    pub token: String,
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct DeletionConfirmed {
+    /// `locked`: no session works and no login is accepted from now on.
+    pub status: &'static str,
+    /// Everything of the account is deleted within this many days (by default at the next run
+    /// of the deletion job).
+    pub deleted_within_days: u32,
+}
+
+/// Confirms a tenant's deletion with the single-use token from the e-mail support had sent to
+/// its owner (public: the token is the proof). The tenant is locked at once: every session
+/// ends, logins are refused, polling stops; its data is hard-deleted within 7 days. An unknown,
+/// used or expired token is 422.
+#[utoipa::path(post, path = "/api/v1/tenant-deletion/confirm", tag = "accounts", request_body = ConfirmDeletionRequest,
+    security(()), responses((status = 200, body = DeletionConfirmed), (status = 422, body = ErrorBody)))]
+pub async fn confirm_deletion(
+    State(state): State<ApiState>,
+    Body(body): Body<ConfirmDeletionRequest>,
+) -> Result<Response, ApiError> {
+    let body = body?;
+    match crate::lifecycle::confirm_deletion(state.store(), state.now(), &body.token).await {
+        Ok(tenant) => {
+            tracing::info!(tenant = %tenant, "tenant deletion confirmed");
+            let mut response = Json(DeletionConfirmed { status: "locked", deleted_within_days: 7 }).into_response();
+            set_cookie(response.headers_mut(), cleared_session_cookie());
+            Ok(response)
+        }
+        Err(crate::lifecycle::DeletionError::InvalidToken) => {
+            Err(ApiError::Invalid("the confirmation link is not valid (used, expired or unknown)".into()))
+        }
+        Err(crate::lifecycle::DeletionError::Store(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}

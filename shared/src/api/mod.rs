@@ -262,6 +262,7 @@ fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(openapi::document))
         .routes(routes!(accounts::signup))
         .routes(routes!(accounts::login))
+        .routes(routes!(accounts::confirm_deletion))
         .routes(routes!(accounts::logout))
         .routes(routes!(accounts::me))
         .routes(routes!(users::list, users::create))

@@ -1,13 +1,15 @@
-//! `retention`: the nightly data-lifecycle job (`lifecycle::Retention`), within the invocation's
-//! deadline; what is left when it stops is done by the next run.
+//! `retention`: the nightly data-lifecycle job (`lifecycle::Retention`, with confirmed tenant
+//! deletions), within the invocation's deadline; what is left when it stops is done by the next
+//! run.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::blobs::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Env};
 use crate::crypto::{Envelope, NoKeys};
-use crate::lifecycle::{Retention, RetentionError, RetentionReport};
+use crate::lifecycle::{Retention, RetentionError, RetentionReport, TenantDeletion};
 use crate::store::Store;
 
 /// Time kept back from the invocation's deadline to finish the batch in hand and answer.
@@ -16,11 +18,12 @@ pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct Config {
     table: String,
+    bucket: String,
 }
 
 impl Config {
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        Ok(Self { table: super::table_name(env)? })
+        Ok(Self { table: super::table_name(env)?, bucket: super::export_bucket(env)? })
     }
 }
 
@@ -36,7 +39,9 @@ impl Handler {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let table = super::dynamo_table(sdk, &config.table, Arc::clone(&clock));
         let store = Store::new(Arc::clone(&table), Envelope::new(Arc::new(NoKeys)), Arc::clone(&clock));
-        Self { retention: Retention::new(store, table), clock }
+        let blobs = Arc::new(S3Blobs::new(crate::aws::s3_client(sdk), config.bucket.clone()));
+        let deletions = TenantDeletion::new(store.clone(), Arc::clone(&table), blobs, Arc::clone(&clock));
+        Self { retention: Retention::new(store, table).deleting_tenants(Arc::new(deletions)), clock }
     }
 
     /// One run, stopping [`DEADLINE_MARGIN`] before `deadline`.

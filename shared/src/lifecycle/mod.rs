@@ -4,10 +4,15 @@
 //! key builder has none.
 
 mod archive;
+mod deletion;
 mod export;
 mod retention;
 
+pub use crate::store::DeletionLedger;
 pub use archive::{ArchiveError, ArchivedFile};
+pub use deletion::{
+    CONFIRM_WITHIN_HOURS, DeletionError, DeletionRequested, TenantDeletion, confirm as confirm_deletion,
+};
 pub use export::{ExportError, Exported, Exporter, FORMAT, LINK_VALID, Manifest, export_key};
 pub use retention::{EXPORT_KEPT_DAYS, Retention, RetentionError, RetentionReport};
 
@@ -58,6 +63,9 @@ pub const RETENTION: &[(&str, Kept)] = &[
     ("poll_tick_across_tenants", Kept::Ttl("1 day")),
     ("polled_batch_across_tenants", Kept::Ttl("1 day")),
     ("audit", Kept::Indefinitely),
+    ("deletion_token_across_tenants", Kept::Ttl("72 hours, or until used")),
+    ("deletion_ledger_across_tenants", Kept::Global("indefinitely: the proof of a tenant's deletion")),
+    ("deletion_pending_across_tenants", Kept::Global("until the confirmed deletion is carried out")),
 ];
 
 #[cfg(test)]

@@ -34,6 +34,8 @@ pub struct Retention {
     /// Where exports are kept, when no lifecycle rule of the store expires them (the local
     /// blob directory; S3's bucket rule does it in the cloud).
     exports: Option<Arc<dyn Blobs>>,
+    /// Carries out confirmed tenant deletions (the table and the blob store).
+    deletions: Option<Arc<super::TenantDeletion>>,
 }
 
 /// How long an export archive is kept: a day more than its link works.
@@ -45,6 +47,8 @@ pub enum RetentionError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Blob(#[from] crate::blobs::BlobError),
+    #[error(transparent)]
+    Deletion(#[from] super::DeletionError),
 }
 
 /// What one run did.
@@ -54,6 +58,7 @@ pub struct RetentionReport {
     pub instances_purged: usize,
     pub expired_items_deleted: usize,
     pub exports_deleted: usize,
+    pub tenants_deleted: usize,
     /// False when the run stopped at its deadline with work left for the next one.
     pub finished: bool,
 }
@@ -61,7 +66,13 @@ pub struct RetentionReport {
 impl Retention {
     /// `table` is the store's table (for the expired items).
     pub fn new(store: Store, table: Arc<dyn Table>) -> Self {
-        Self { store, table, exports: None }
+        Self { store, table, exports: None, deletions: None }
+    }
+
+    /// Also carries out the tenant deletions that were confirmed (7 days at most after the
+    /// confirmation, whatever happened to the immediate run).
+    pub fn deleting_tenants(self, deletions: Arc<super::TenantDeletion>) -> Self {
+        Self { deletions: Some(deletions), ..self }
     }
 
     /// Also deletes export archives older than [`EXPORT_KEPT_DAYS`] from `blobs`.
@@ -97,6 +108,12 @@ impl Retention {
             days_rolled_up: Reporter::new(self.store.clone()).roll_up_missing(now, ROLL_UP_DAYS).await?,
             ..RetentionReport::default()
         };
+        if let Some(deletions) = &self.deletions {
+            report.tenants_deleted = deletions.purge_confirmed(deadline).await?;
+            if !deletions.pending_done().await? {
+                return Ok(report);
+            }
+        }
         let cutoff = now - Duration::days(RESTORE_WINDOW_DAYS);
         loop {
             let due = self.store.instances.deleted_before_across_tenants(cutoff, PURGE_PAGE).await?;

@@ -101,7 +101,7 @@ async fn not_polled(
     }
     Ok(candidates
         .into_iter()
-        .filter(|i| !polled.contains(&(i.tenant_id.clone(), i.id.clone())))
+        .filter(|i| !polled.contains(&crate::store::poll_token(&i.tenant_id, &i.id)))
         .map(|i| InstanceNotPolled {
             tenant_id: i.tenant_id.clone(),
             instance_id: i.id.clone(),

@@ -242,16 +242,8 @@ impl Instances {
         deadline: std::time::Instant,
     ) -> Result<bool, StoreError> {
         let (tenant, id) = (&instance.tenant_id, &instance.id);
-        loop {
-            let page = self.table.query(&Query::partition(keys::instance_data(tenant, id)).limit(batch)).await?;
-            if page.items.is_empty() {
-                break;
-            }
-            let deletes = page.items.into_iter().map(|item| BatchWrite::Delete(item.key)).collect();
-            self.table.batch_write(deletes).await?;
-            if std::time::Instant::now() >= deadline {
-                return Ok(false);
-            }
+        if !super::delete_partition(self.table.as_ref(), keys::instance_data(tenant, id), batch, deadline).await? {
+            return Ok(false);
         }
         self.table
             .batch_write(vec![

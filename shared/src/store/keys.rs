@@ -245,6 +245,26 @@ pub fn audit(tenant: &TenantId, at: DateTime<Utc>, id: &AuditId) -> Key {
     Key::new(audit_partition(tenant), format!("{}#{id}", sortable_time(at)))
 }
 
+/// A tenant-deletion confirmation token, by its SHA-256 (the token itself is only in the e-mail):
+/// looked up before the tenant is known.
+pub fn deletion_token_across_tenants(token_hash: &str) -> Key {
+    Key::new(format!("DELETION_TOKEN#{token_hash}"), "TOKEN")
+}
+
+/// The proof that a tenant was deleted, outside the tenant: its id, the timestamps and the
+/// support person; kept after everything of the tenant is gone.
+pub fn deletion_ledger_across_tenants(tenant: &TenantId) -> Key {
+    Key::new(format!("DELETED_TENANT#{tenant}"), "LEDGER")
+}
+
+/// The index partition of confirmed deletions not yet carried out.
+pub const DELETIONS_PENDING: &str = "TENANT_DELETIONS_PENDING";
+
+/// A confirmed deletion's entry in [`DELETIONS_PENDING`] (on its ledger item), by confirmation time.
+pub fn deletion_pending_across_tenants(tenant: &TenantId, confirmed_at: DateTime<Utc>) -> Key {
+    Key::new(DELETIONS_PENDING, format!("{}#{tenant}", sortable_time(confirmed_at)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ mod audit;
 mod backups;
 mod channels;
 mod credentials;
+mod deletions;
 mod deliveries;
 mod instances;
 pub mod keys;
@@ -29,10 +30,11 @@ pub use audit::AuditLog;
 pub use backups::Backups;
 pub use channels::{Channel, ChannelKind, Channels, MAX_CHANNELS, OpenedTarget};
 pub use credentials::Credentials;
+pub use deletions::{DeletionLedger, Deletions};
 pub use deliveries::{Deliveries, DeliveryRecord, DeliveryStatus};
 pub use instances::Instances;
 pub use metrics::{METRIC_RETENTION_DAYS, Metrics};
-pub use poll_log::PollLog;
+pub use poll_log::{PollLog, poll_token};
 pub use rollups::Rollups;
 pub use sessions::Sessions;
 pub use tenants::Tenants;
@@ -42,7 +44,7 @@ pub use users::Users;
 use crate::clock::Clock;
 use crate::crypto::{CryptoError, Envelope};
 use crate::domain::ValueError;
-use crate::table::{Attributes, Cursor, Item, Table, TableError};
+use crate::table::{Attributes, Cursor, Item, Query, Table, TableError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -92,6 +94,28 @@ pub(crate) fn listing<T: DeserializeOwned>(page: crate::table::Page) -> Result<L
     Ok(Listing { items: page.items.into_iter().map(from_item).collect::<Result<_, _>>()?, next: page.next })
 }
 
+/// Deletes every item of `partition` (expired ones too), `batch` keys at a time. Returns false
+/// when it stopped at `deadline` with items left (call again to go on).
+pub(crate) async fn delete_partition(
+    table: &dyn Table,
+    partition: String,
+    batch: u32,
+    deadline: std::time::Instant,
+) -> Result<bool, StoreError> {
+    loop {
+        let page = table.query(&Query::partition(partition.clone()).limit(batch).including_expired()).await?;
+        if page.items.is_empty() {
+            return Ok(true);
+        }
+        table
+            .batch_write(page.items.into_iter().map(|item| crate::table::BatchWrite::Delete(item.key)).collect())
+            .await?;
+        if std::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+    }
+}
+
 pub(crate) fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_dynamo::from_item(item.attrs)
         .map_err(|e| StoreError::Corrupt(format!("{}/{}: {e}", item.key.pk, item.key.sk)))
@@ -114,6 +138,7 @@ pub struct Store {
     pub deliveries: Deliveries,
     pub poll_log: PollLog,
     pub rollups: Rollups,
+    pub deletions: Deletions,
 }
 
 impl Store {
@@ -131,6 +156,7 @@ impl Store {
             metrics: Metrics::new(Arc::clone(&table), Arc::clone(&clock)),
             backups: Backups::new(Arc::clone(&table)),
             rollups: Rollups::new(Arc::clone(&table)),
+            deletions: Deletions::new(Arc::clone(&table)),
             audit: AuditLog::new(Arc::clone(&table)),
             alerts: Alerts::new(table),
         }

@@ -3,6 +3,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use super::{StoreError, from_item, keys, to_attrs};
 use crate::clock::Clock;
@@ -17,10 +18,18 @@ struct Tick {
     slot: DateTime<Utc>,
 }
 
+/// The instances a batch polled, each as [`poll_token`]: no tenant or instance id is kept here,
+/// so a deleted tenant leaves nothing in the poll log.
 #[derive(Serialize, Deserialize)]
 struct PolledBatch {
     slot: DateTime<Utc>,
-    polled: Vec<(TenantId, InstanceId)>,
+    #[serde(default)]
+    tokens: Vec<String>,
+}
+
+/// An opaque stand-in for an instance in the poll log: 128 bits of SHA-256 of its ids.
+pub fn poll_token(tenant: &TenantId, instance: &InstanceId) -> String {
+    hex::encode(&Sha256::digest(format!("{tenant}#{instance}").as_bytes())[..16])
 }
 
 /// What the polling pipeline did per slot, across tenants, kept a day: that the scheduler ran,
@@ -58,33 +67,30 @@ impl PollLog {
     pub async fn record_batch_across_tenants(
         &self,
         slot: DateTime<Utc>,
-        mut polled: Vec<(TenantId, InstanceId)>,
+        polled: Vec<(TenantId, InstanceId)>,
     ) -> Result<(), StoreError> {
-        polled.sort();
-        if polled.is_empty() {
+        let mut tokens: Vec<String> = polled.iter().map(|(t, i)| poll_token(t, i)).collect();
+        tokens.sort();
+        if tokens.is_empty() {
             return Ok(());
         }
-        let content: String = polled.iter().map(|(t, i)| format!("{t}#{i};")).collect();
-        let key = keys::polled_batch_across_tenants(slot, &content);
-        let item = Item::new(key, to_attrs(&PolledBatch { slot, polled })?).expiring_at(self.expires());
+        let key = keys::polled_batch_across_tenants(slot, &tokens.concat());
+        let item = Item::new(key, to_attrs(&PolledBatch { slot, tokens })?).expiring_at(self.expires());
         match self.table.put(item, Some(Condition::NotExists)).await {
             Ok(()) | Err(TableError::ConditionFailed) => Ok(()),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Every instance recorded as polled for `slot`, of every tenant.
-    pub async fn polled_across_tenants(
-        &self,
-        slot: DateTime<Utc>,
-    ) -> Result<HashSet<(TenantId, InstanceId)>, StoreError> {
+    /// Every instance recorded as polled for `slot`, of every tenant, as [`poll_token`]s.
+    pub async fn polled_across_tenants(&self, slot: DateTime<Utc>) -> Result<HashSet<String>, StoreError> {
         let mut polled = HashSet::new();
         let mut cursor = None;
         loop {
             let query = Query::partition(keys::polled_across_tenants(slot)).limit(1000).after(cursor);
             let page = self.table.query(&query).await?;
             for item in page.items {
-                polled.extend(from_item::<PolledBatch>(item)?.polled);
+                polled.extend(from_item::<PolledBatch>(item)?.tokens);
             }
             cursor = page.next;
             if cursor.is_none() {

@@ -333,7 +333,7 @@ impl Table for DynamoTable {
             expr.name(s, sk_attr);
             key_condition = format!("{key_condition} AND {range}");
         }
-        let filter = expr.live(now);
+        let filter = (!query.include_expired).then(|| expr.live(now));
 
         let want = query.limit as usize;
         let mut items = Vec::new();
@@ -345,7 +345,7 @@ impl Table for DynamoTable {
                 .table_name(&self.table)
                 .set_index_name(index_name.map(str::to_owned))
                 .key_condition_expression(&key_condition)
-                .filter_expression(&filter)
+                .set_filter_expression(filter.clone())
                 .set_expression_attribute_names(expr.names())
                 .set_expression_attribute_values(expr.values())
                 .scan_index_forward(query.order == Order::Ascending)

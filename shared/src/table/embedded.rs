@@ -289,6 +289,26 @@ impl EmbeddedTable {
     }
 }
 
+impl EmbeddedTable {
+    /// Every stored item, expired or not, in key order: what the file holds, item by item
+    /// (inspection and tests; no read path of the store uses it).
+    pub async fn all_items(&self) -> Result<Vec<Item>, TableError> {
+        self.read(|db, _| {
+            let txn = db.begin_read().map_err(store_err)?;
+            let items = txn.open_table(ITEMS).map_err(store_err)?;
+            let mut all = Vec::new();
+            for entry in items.iter().map_err(store_err)? {
+                let (k, v) = entry.map_err(store_err)?;
+                if let Some(key) = split_key(k.value()) {
+                    all.push(decode(key, v.value())?);
+                }
+            }
+            Ok(all)
+        })
+        .await
+    }
+}
+
 #[async_trait]
 impl Table for EmbeddedTable {
     async fn purge_expired(&self, limit: usize) -> Result<usize, TableError> {
@@ -400,7 +420,7 @@ impl Table for EmbeddedTable {
                         None => continue,
                     },
                 };
-                if !item.is_live(now) {
+                if !query.include_expired && !item.is_live(now) {
                     continue;
                 }
                 page.push(item);

@@ -194,6 +194,9 @@ pub struct Query {
     pub limit: u32,
     /// Where the previous page stopped.
     pub cursor: Option<Cursor>,
+    /// Also items whose TTL has passed but that are still stored (deleting everything of a
+    /// tenant); every other read ignores them.
+    pub include_expired: bool,
 }
 
 impl Query {
@@ -205,7 +208,14 @@ impl Query {
             order: Order::Ascending,
             limit: 100,
             cursor: None,
+            include_expired: false,
         }
+    }
+
+    /// See [`Query::include_expired`].
+    pub fn including_expired(mut self) -> Self {
+        self.include_expired = true;
+        self
     }
 
     pub fn index(mut self, index: Index) -> Self {
