@@ -1373,6 +1373,7 @@ mod isolation {
             "GET /api/v1/rules",
             "GET /api/v1/reports/availability",
             "GET /api/v1/export/reports.csv",
+            "POST /api/v1/tenant-deletion/confirm",
         ];
         for route in promised {
             assert!(documented.contains(route), "{route} is not in the document: {documented:#?}");
@@ -1381,8 +1382,14 @@ mod isolation {
         assert_eq!(
             public,
             BTreeSet::from(
-                ["GET /healthz", "GET /api/v1/openapi.json", "POST /api/v1/signup", "POST /api/v1/auth/login"]
-                    .map(String::from)
+                [
+                    "GET /healthz",
+                    "GET /api/v1/openapi.json",
+                    "POST /api/v1/signup",
+                    "POST /api/v1/auth/login",
+                    "POST /api/v1/tenant-deletion/confirm",
+                ]
+                .map(String::from)
             )
         );
 

@@ -199,3 +199,22 @@ mod aws {
         cases::a_deleted_tenant_leaves_nothing_but_its_ledger_entry(world(dynamo_store().await, true).await).await;
     }
 }
+
+#[tokio::test]
+async fn the_nightly_retention_run_carries_out_confirmed_deletions() {
+    let w = world(embedded_store(), false).await;
+    let api = &w.api;
+    let (owner, _) = crate::export::seed(api, "Acme").await;
+    let tenant = TenantId::parse(&owner.tenant_id).unwrap();
+    let outbox = tempfile::tempdir().unwrap();
+    let mailer = OutboxMailer::new(outbox.path(), Email::parse("support@sikurd.example").unwrap());
+    let deletion = Arc::new(deletion(&w));
+    deletion.request(&tenant, "Ada", &mailer, CONFIRM_URL).await.unwrap();
+    deletion.confirm(&token_in(outbox.path())).await.unwrap();
+    let retention = sikurd::lifecycle::Retention::new(api.store().clone(), Arc::new(api.stores.counting.clone()))
+        .deleting_tenants(Arc::clone(&deletion));
+    let report = retention.run(api.clock().now(), soon()).await.unwrap();
+    assert_eq!((report.tenants_deleted, report.finished), (1, true), "{report:?}");
+    assert_eq!(api.store().tenants.get(&tenant).await.unwrap(), None);
+    assert_eq!(retention.run(api.clock().now(), soon()).await.unwrap().tenants_deleted, 0);
+}

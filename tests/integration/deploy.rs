@@ -106,7 +106,7 @@ fn actions_under(id: &str, node: &Value, found: &mut Vec<(String, String)>) {
 }
 
 /// The functions only support staff invoke.
-const SUPPORT_FUNCTIONS: &[&str] = &["ExportFunction"];
+const SUPPORT_FUNCTIONS: &[&str] = &["ExportFunction", "TenantDeleteFunction"];
 
 #[test]
 fn only_the_support_role_may_invoke_the_support_functions() {

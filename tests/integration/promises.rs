@@ -1,6 +1,6 @@
 //! The data and security FAQ (`../shared/seed/data-security-faq.txt`), one test per checkable
 //! promise, named after it. Where a promise is already proven in detail elsewhere, its test here
-//! runs that proof. The clock is moved, never waited. Tenant deletion's promises come with it.
+//! runs that proof. The clock is moved, never waited.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -306,5 +306,51 @@ mod export {
             crate::export::world(dynamo_store().await, true).await,
         )
         .await;
+    }
+}
+
+mod account_deletion {
+    use super::*;
+
+    #[tokio::test]
+    async fn deletion_is_confirmed_via_the_account_email_embedded() {
+        crate::deletion::cases::deletion_is_confirmed_once_by_the_owner_within_72_hours(
+            crate::export::world(embedded_store(), false).await,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn deletion_is_confirmed_via_the_account_email_on_aws() {
+        crate::deletion::cases::deletion_is_confirmed_once_by_the_owner_within_72_hours(
+            crate::export::world(dynamo_store().await, true).await,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_deletion_hard_deletes_everything_of_the_tenant_embedded() {
+        crate::deletion::cases::a_deleted_tenant_leaves_nothing_but_its_ledger_entry(
+            crate::export::world(embedded_store(), false).await,
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_confirmed_deletion_hard_deletes_everything_of_the_tenant_on_aws() {
+        crate::deletion::cases::a_deleted_tenant_leaves_nothing_but_its_ledger_entry(
+            crate::export::world(dynamo_store().await, true).await,
+        )
+        .await;
+    }
+
+    #[test]
+    fn hard_deletion_follows_within_7_days_of_confirmation() {
+        let template: serde_norway::Value = serde_norway::from_str(include_str!("../../template.yaml")).unwrap();
+        let retention = &template["Resources"]["RetentionFunction"]["Properties"];
+        let schedule = retention["Events"]["Nightly"]["Properties"]["Schedule"].as_str().unwrap();
+        assert!(schedule.starts_with("cron(") && schedule.ends_with("* * ? *)"), "a daily run: {schedule}");
+        let env = &retention["Environment"]["Variables"];
+        assert!(!env["SIKURD_EXPORT_BUCKET"].is_null(), "the nightly run reaches the tenant's objects too");
     }
 }

@@ -63,6 +63,16 @@ enum Command {
         #[arg(long)]
         by: String,
     },
+    /// Ask for a tenant's deletion (support staff): its owner gets a confirmation link by e-mail
+    /// (locally: <data dir>/outbox). Once confirmed, `retention` (hourly in `run`) deletes it.
+    DeleteTenant {
+        /// The tenant's id (`ten_…`).
+        #[arg(long)]
+        tenant: String,
+        /// Who asks (a support person's name, kept in the deletion ledger).
+        #[arg(long)]
+        by: String,
+    },
     /// Run the nightly retention job once (roll-ups for reports, purges of instances deleted
     /// more than 30 days ago, expired items) and print what it did. `run` does this every hour.
     Retention,
@@ -121,6 +131,7 @@ async fn run_cli() -> anyhow::Result<()> {
         Command::Fleet => fleet(&cli.common).await,
         Command::Retention => retention(&cli.common).await,
         Command::Export { tenant, by } => export(&cli.common, &tenant, &by).await,
+        Command::DeleteTenant { tenant, by } => delete_tenant(&cli.common, &tenant, &by).await,
         Command::Register { name, url, group, username, client_id, secret_stdin } => {
             register(&cli.common, &name, &url, group.as_deref(), username, client_id, secret_stdin).await
         }
@@ -261,15 +272,39 @@ async fn export(common: &Common, tenant: &str, by: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+async fn delete_tenant(common: &Common, tenant: &str, by: &str) -> anyhow::Result<()> {
+    let tenant = sikurd::domain::TenantId::parse(tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
+    let stack = LocalStack::open(&common.data_dir, Vec::new(), None)?;
+    let deletion = sikurd::lifecycle::TenantDeletion::new(
+        stack.store.clone(),
+        stack.table.clone(),
+        stack.blobs.clone(),
+        stack.clock.clone(),
+    );
+    let outbox = common.data_dir.join("outbox");
+    let mailer = sikurd::notify::OutboxMailer::new(&outbox, sikurd::domain::Email::parse("support@sikurd.example")?);
+    let listen = sikurd::config::local_listen_address(&Env::from_process())?;
+    let asked = deletion.request(&tenant, by, &mailer, &format!("http://{listen}/#/confirm-deletion/")).await?;
+    println!(
+        "the confirmation link went to {} (see {}); it works until {}",
+        asked.sent_to,
+        outbox.display(),
+        asked.link_expires_at
+    );
+    Ok(())
+}
+
 async fn retention(common: &Common) -> anyhow::Result<()> {
     let stack = LocalStack::open(&common.data_dir, Vec::new(), None)?;
     let report = stack.retention.run(stack.clock.now(), std::time::Instant::now() + RETENTION_RUN).await?;
     println!(
-        "retention: {} days rolled up, {} deleted instances purged, {} expired items deleted, {} old exports deleted{}",
+        "retention: {} days rolled up, {} deleted instances purged, {} expired items deleted, {} old exports deleted, \
+         {} tenants deleted{}",
         report.days_rolled_up,
         report.instances_purged,
         report.expired_items_deleted,
         report.exports_deleted,
+        report.tenants_deleted,
         if report.finished { "" } else { " (stopped at its deadline; run it again to finish)" }
     );
     Ok(())

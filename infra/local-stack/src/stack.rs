@@ -41,6 +41,8 @@ pub struct LocalStack {
     pub retention: Retention,
     /// Tenant exports, under `<data dir>/blobs`; their links are served by [`crate::downloads`].
     pub blobs: Arc<LocalDirBlobs>,
+    /// The store's table (the lifecycle jobs reach every partition).
+    pub table: Arc<dyn Table>,
     /// `InstancePolled` events since last taken.
     polled: Arc<Mutex<Vec<InstancePolled>>>,
 }
@@ -80,7 +82,7 @@ impl LocalStack {
         let blobs = Arc::new(LocalDirBlobs::open(data_dir.join("blobs"), links)?);
         let store = Store::new(Arc::clone(&table), Envelope::new(Arc::new(keys)), Arc::clone(&clock));
         let deletions = TenantDeletion::new(store.clone(), Arc::clone(&table), blobs.clone(), Arc::clone(&clock));
-        let retention = Retention::new(store.clone(), table)
+        let retention = Retention::new(store.clone(), Arc::clone(&table))
             .expiring_exports_in(blobs.clone())
             .deleting_tenants(Arc::new(deletions));
 
@@ -127,6 +129,7 @@ impl LocalStack {
             dispatcher,
             retention,
             blobs,
+            table,
             polled,
         })
     }

@@ -330,3 +330,42 @@ async fn a_large_fleet_is_shown_a_page_at_a_time() {
     page.wait_for_count("table#fleet tr[data-instance-id]", 10).await;
     page.wait_for_none("nav.pager").await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_confirms_the_deletion_from_the_e_mailed_link_and_can_no_longer_sign_in() {
+    let server = DemoServer::start().await;
+    let stack = &server.stack;
+    let deletion = sikurd::lifecycle::TenantDeletion::new(
+        stack.store.clone(),
+        stack.table.clone(),
+        stack.blobs.clone(),
+        stack.clock.clone(),
+    );
+    let outbox = tempfile::tempdir().unwrap();
+    let mailer = sikurd::notify::OutboxMailer::new(
+        outbox.path(),
+        sikurd::domain::Email::parse("support@sikurd.example").unwrap(),
+    );
+    let link = format!("{}/#/confirm-deletion/", server.url);
+    deletion.request(&server.tenant().await, "Ada from support", &mailer, &link).await.unwrap();
+    let message = std::fs::read_dir(outbox.path()).unwrap().filter_map(Result::ok).next().unwrap().path();
+    let message: serde_json::Value = serde_json::from_slice(&std::fs::read(message).unwrap()).unwrap();
+    let url = message["text"].as_str().unwrap().lines().find(|l| l.starts_with(&link)).unwrap().to_owned();
+
+    let browser = Browser::launch("confirm_deletion").await;
+    let page = browser.open(&url).await;
+    page.wait_for("#confirm-deletion-page").await;
+    page.screenshot("confirm").await;
+    page.click("#confirm-deletion").await;
+    let done = page.wait_for_text("#confirm-deletion-result").await;
+    assert!(done.contains("locked"), "{done}");
+    page.screenshot("confirmed").await;
+
+    page.goto(&format!("{}/", server.url)).await;
+    page.wait_for("form#signin").await;
+    page.fill("#signin-email", &server.email).await;
+    page.fill("#signin-password", &server.password).await;
+    page.click("#signin-submit").await;
+    page.wait_for_text("#signin-error").await;
+    assert_eq!(page.count("table#fleet").await, 0, "a locked account signed in");
+}

@@ -157,7 +157,8 @@ fn the_retention_subcommand_runs_the_nightly_job_once_and_says_what_it_did() {
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert_eq!(
         stdout.trim(),
-        "retention: 0 days rolled up, 0 deleted instances purged, 0 expired items deleted, 0 old exports deleted",
+        "retention: 0 days rolled up, 0 deleted instances purged, 0 expired items deleted, 0 old exports deleted, \
+         0 tenants deleted",
         "a fresh data directory has nothing to do"
     );
     let extra = output(dir.path(), &["retention", "--now"]);
@@ -176,6 +177,9 @@ fn the_export_subcommand_names_what_is_wrong_with_its_arguments() {
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("no tenant ten_01JDQ6ZC3N9W8Q7Y5X4V3T2S1R"));
     let anonymous = output(dir.path(), &["export", "--tenant", "ten_01JDQ6ZC3N9W8Q7Y5X4V3T2S1R"]);
     assert_eq!(anonymous.status.code(), Some(2), "--by is required");
+    let gone = output(dir.path(), &["delete-tenant", "--tenant", "ten_01JDQ6ZC3N9W8Q7Y5X4V3T2S1R", "--by", "Ada"]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&gone.stderr).contains("no tenant ten_01JDQ6ZC3N9W8Q7Y5X4V3T2S1R"));
 }
 
 #[test]

@@ -42,6 +42,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("audit.js", "text/javascript; charset=utf-8", include_str!("assets/audit.js")),
     ("settings.js", "text/javascript; charset=utf-8", include_str!("assets/settings.js")),
     ("reports.js", "text/javascript; charset=utf-8", include_str!("assets/reports.js")),
+    ("deletion.js", "text/javascript; charset=utf-8", include_str!("assets/deletion.js")),
     ("icon.svg", "image/svg+xml", include_str!("assets/icon.svg")),
 ];
 

@@ -9,6 +9,7 @@ pub mod notifications;
 pub mod poll_scheduler;
 pub mod poller;
 pub mod retention;
+pub mod tenant_delete;
 
 use std::sync::Arc;
 
@@ -38,6 +39,7 @@ pub const FUNCTIONS: &[Function] = &[
     Function { name: "poll-scheduler", check_config: |env| poll_scheduler::Config::from_env(env).map(drop) },
     Function { name: "poller", check_config: |env| poller::Config::from_env(env).map(drop) },
     Function { name: "retention", check_config: |env| retention::Config::from_env(env).map(drop) },
+    Function { name: "tenant-delete", check_config: |env| tenant_delete::Config::from_env(env).map(drop) },
 ];
 
 /// `SIKURD_TABLE_NAME`: the DynamoDB table.

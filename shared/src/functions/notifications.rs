@@ -19,23 +19,20 @@ use crate::store::Store;
 /// The encryption context purpose of the SendGrid API key's ciphertext.
 pub const SENDGRID_KEY_PURPOSE: &str = "sendgrid-api-key";
 
+/// How a function sends e-mail.
 #[derive(Clone, Debug)]
-pub struct NotifyConfig {
+pub struct MailConfig {
     sender: Email,
     sendgrid_key: Option<String>,
     sendgrid_base_url: Option<String>,
-    webhook_targets: TargetPolicy,
-    public_url: Option<String>,
 }
 
-impl NotifyConfig {
-    /// - `SIKURD_SENDER_EMAIL`: the address e-mail notifications come from.
+impl MailConfig {
+    /// - `SIKURD_SENDER_EMAIL`: the address e-mail comes from.
     /// - `SIKURD_SENDGRID_API_KEY_ENCRYPTED` (optional): the SendGrid API key, KMS-encrypted
-    ///   with the context `purpose=sendgrid-api-key`, base64. Without it, e-mail channels fail
-    ///   (recorded on each delivery); webhooks still work.
+    ///   with the context `purpose=sendgrid-api-key`, base64. Without it every e-mail fails,
+    ///   saying why.
     /// - `SIKURD_SENDGRID_BASE_URL` (optional, default `https://api.sendgrid.com`).
-    /// - `SIKURD_WEBHOOK_TARGETS`: `public` (default: HTTPS to public addresses only) or `any`.
-    /// - `SIKURD_PUBLIC_URL` (optional): the dashboard's address, for links in notifications.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
         let name = "SIKURD_SENDER_EMAIL";
         let sender =
@@ -44,8 +41,45 @@ impl NotifyConfig {
             sender,
             sendgrid_key: env.optional("SIKURD_SENDGRID_API_KEY_ENCRYPTED"),
             sendgrid_base_url: env.optional("SIKURD_SENDGRID_BASE_URL"),
+        })
+    }
+
+    /// E-mail through SendGrid; the key is decrypted at the first e-mail, not at cold start.
+    pub fn mailer(&self, sdk: &SdkConfig) -> Arc<dyn Mailer> {
+        match &self.sendgrid_key {
+            Some(encrypted) => Arc::new(SendGridWithKms {
+                kms: aws_sdk_kms::Client::new(sdk),
+                encrypted: encrypted.clone(),
+                sender: self.sender.clone(),
+                base_url: self.sendgrid_base_url.clone(),
+                mailer: OnceCell::new(),
+            }),
+            None => Arc::new(NoMailer),
+        }
+    }
+}
+
+/// `SIKURD_PUBLIC_URL` (optional): the dashboard's address, for links in e-mails.
+pub(super) fn public_url(env: &Env) -> Option<String> {
+    env.optional("SIKURD_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned())
+}
+
+#[derive(Clone, Debug)]
+pub struct NotifyConfig {
+    mail: MailConfig,
+    webhook_targets: TargetPolicy,
+    public_url: Option<String>,
+}
+
+impl NotifyConfig {
+    /// [`MailConfig`]'s variables, and:
+    /// - `SIKURD_WEBHOOK_TARGETS`: `public` (default: HTTPS to public addresses only) or `any`.
+    /// - `SIKURD_PUBLIC_URL` (optional): the dashboard's address, for links in notifications.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        Ok(Self {
+            mail: MailConfig::from_env(env)?,
             webhook_targets: super::target_policy(env, "SIKURD_WEBHOOK_TARGETS")?,
-            public_url: env.optional("SIKURD_PUBLIC_URL").map(|u| u.trim_end_matches('/').to_owned()),
+            public_url: public_url(env),
         })
     }
 
@@ -61,16 +95,7 @@ impl NotifyConfig {
         store: Store,
         clock: Arc<dyn Clock>,
     ) -> Result<Dispatcher, Box<dyn std::error::Error + Send + Sync>> {
-        let mailer: Arc<dyn Mailer> = match &self.sendgrid_key {
-            Some(encrypted) => Arc::new(SendGridWithKms {
-                kms: aws_sdk_kms::Client::new(sdk),
-                encrypted: encrypted.clone(),
-                sender: self.sender.clone(),
-                base_url: self.sendgrid_base_url.clone(),
-                mailer: OnceCell::new(),
-            }),
-            None => Arc::new(NoMailer),
-        };
+        let mailer = self.mail.mailer(sdk);
         let notifier = HttpNotifier::new(self.webhook_targets, mailer, Arc::clone(&clock))?;
         Ok(Dispatcher::new(store, Arc::new(notifier), clock))
     }

@@ -8,6 +8,7 @@ import { showInstance } from './instance.js?v=@VERSION@';
 import { showAlerts } from './alerts.js?v=@VERSION@';
 import { showAudit } from './audit.js?v=@VERSION@';
 import { showReports } from './reports.js?v=@VERSION@';
+import { showConfirmDeletion } from './deletion.js?v=@VERSION@';
 import { showUsers } from './users.js?v=@VERSION@';
 import { showChannels, showMaintenance, showRoutes } from './settings.js?v=@VERSION@';
 
@@ -56,6 +57,11 @@ async function route() {
   const [path, search] = hash.slice(2).split('?');
   const parts = path.split('/').map(decodeURIComponent);
   const params = new URLSearchParams(search || '');
+  if (parts[0] === 'confirm-deletion' && parts[1]) {
+    showFrame();
+    leave = showConfirmDeletion(parts[1]);
+    return;
+  }
   if (parts[0] === 'signin' || parts[0] === 'signup') {
     if (session()) {
       location.hash = '#/fleet';

@@ -1,0 +1,36 @@
+//! The `tenant-delete` Lambda function: support asks for a tenant's deletion
+//! (`{"action": "request", "tenant_id", "requested_by"}`: the owner gets the confirmation link)
+//! or carries out the confirmed ones now (`{"action": "purge"}`).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sikurd::config::Env;
+use sikurd::functions::tenant_delete::{Config, DeleteRequest, Handler};
+
+/// The invocation's deadline (milliseconds since the epoch) on the monotonic clock.
+fn deadline(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let config = Config::from_env(&Env::from_process()).map_err(|e| Error::from(e.to_string()))?;
+    let sdk = sikurd::aws::load_sdk_config().await;
+    let handler = Arc::new(Handler::new(&config, &sdk));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        let handler = Arc::clone(&handler);
+        async move {
+            let request: DeleteRequest = serde_json::from_value(event.payload).map_err(|e| {
+                Error::from(format!(
+                    "the request must be {{\"action\": \"request\", \"tenant_id\", \"requested_by\"}} or {{\"action\": \"purge\"}}: {e}"
+                ))
+            })?;
+            handler.handle(request, deadline(event.context.deadline)).await.map_err(Error::from)
+        }
+    }))
+    .await
+}
