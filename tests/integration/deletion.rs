@@ -218,3 +218,34 @@ async fn the_nightly_retention_run_carries_out_confirmed_deletions() {
     assert_eq!(api.store().tenants.get(&tenant).await.unwrap(), None);
     assert_eq!(retention.run(api.clock().now(), soon()).await.unwrap().tenants_deleted, 0);
 }
+
+#[tokio::test]
+async fn a_confirmation_is_announced_on_the_bus_so_the_deletion_runs_at_once() {
+    use sikurd::events::{DetailType, InProcessBus, handler_fn};
+    let w = world(embedded_store(), false).await;
+    let api = &w.api;
+    let bus = InProcessBus::new();
+    let announced = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&announced);
+    bus.subscribe(
+        DetailType::TENANT_DELETION_CONFIRMED,
+        handler_fn(move |event| {
+            let seen = Arc::clone(&seen);
+            async move {
+                seen.lock().unwrap().push(event.detail.clone());
+                Ok(())
+            }
+        }),
+    );
+    let _ = api.state.clone().with_events(Arc::new(bus.clone()));
+    let (owner, _) = crate::export::seed(api, "Acme").await;
+    let outbox = tempfile::tempdir().unwrap();
+    let mailer = OutboxMailer::new(outbox.path(), Email::parse("support@sikurd.example").unwrap());
+    deletion(&w).request(&TenantId::parse(&owner.tenant_id).unwrap(), "Ada", &mailer, CONFIRM_URL).await.unwrap();
+    let token = token_in(outbox.path());
+    let confirmed =
+        api.send(sikurd_tests::api::Req::post("/api/v1/tenant-deletion/confirm").json(json!({ "token": token }))).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text);
+    bus.idle().await;
+    assert_eq!(*announced.lock().unwrap(), vec![json!({ "tenant_id": owner.tenant_id })]);
+}

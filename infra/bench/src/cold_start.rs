@@ -44,7 +44,11 @@ pub async fn run(o: Options) -> anyhow::Result<()> {
         None => std::env::current_exe()?.parent().context("no binary directory")?.to_owned(),
     };
     let cloud = CloudResources::create().await;
-    let env = cloud.environment(&[]);
+    // Every variable any function reads; none is used before the first invocation but the
+    // bucket's name.
+    let bucket = sikurd_tests::moto().fresh_bucket().await;
+    let env = cloud
+        .environment(&[("SIKURD_EXPORT_BUCKET", bucket.as_str()), ("SIKURD_PUBLIC_URL", "https://app.sikurd.example")]);
     println!("cold start: {} starts per function, x86-64 release binaries, {}", o.starts, dir.display());
     println!(
         "{:<16} {:>9} {:>9} {:>9} {:>11} {:>11}",

@@ -81,10 +81,11 @@ impl LocalStack {
         };
         let blobs = Arc::new(LocalDirBlobs::open(data_dir.join("blobs"), links)?);
         let store = Store::new(Arc::clone(&table), Envelope::new(Arc::new(keys)), Arc::clone(&clock));
-        let deletions = TenantDeletion::new(store.clone(), Arc::clone(&table), blobs.clone(), Arc::clone(&clock));
+        let deletions =
+            Arc::new(TenantDeletion::new(store.clone(), Arc::clone(&table), blobs.clone(), Arc::clone(&clock)));
         let retention = Retention::new(store.clone(), Arc::clone(&table))
             .expiring_exports_in(blobs.clone())
-            .deleting_tenants(Arc::new(deletions));
+            .deleting_tenants(Arc::clone(&deletions));
 
         let bus = InProcessBus::new();
         let events: Arc<dyn EventPublisher> = Arc::new(bus.clone());
@@ -118,6 +119,18 @@ impl LocalStack {
         bus.subscribe(DetailType::INSTANCE_POLLED, evaluator.clone());
         bus.subscribe(DetailType::INSTANCE_NOT_POLLED, evaluator);
 
+        // An owner's confirmation carries the deletion out at once, as the function does in the cloud.
+        bus.subscribe(
+            DetailType::TENANT_DELETION_CONFIRMED,
+            handler_fn(move |_event| {
+                let deletions = Arc::clone(&deletions);
+                async move {
+                    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+                    deletions.purge_confirmed(deadline).await.map(drop).map_err(|e| e.to_string().into())
+                }
+            }),
+        );
+
         let scheduler = Scheduler::new(store.instances.clone(), events).watching(store.poll_log.clone());
         Ok(Self {
             data_dir: data_dir.to_owned(),
@@ -138,7 +151,8 @@ impl LocalStack {
     /// and the download links of the blob store.
     pub fn app(&self, config: ApiConfig) -> axum::Router {
         let state = ApiState::new(self.store.clone(), self.clock.clone(), config, Arc::new(self.poller.clone()))
-            .with_dispatcher(self.dispatcher.clone());
+            .with_dispatcher(self.dispatcher.clone())
+            .with_events(Arc::new(self.bus.clone()));
         sikurd::api::router(state).merge(crate::downloads::routes(self.blobs.clone()))
     }
 

@@ -347,7 +347,8 @@ async fn the_owner_confirms_the_deletion_from_the_e_mailed_link_and_can_no_longe
         sikurd::domain::Email::parse("support@sikurd.example").unwrap(),
     );
     let link = format!("{}/#/confirm-deletion/", server.url);
-    deletion.request(&server.tenant().await, "Ada from support", &mailer, &link).await.unwrap();
+    let tenant = server.tenant().await;
+    deletion.request(&tenant, "Ada from support", &mailer, &link).await.unwrap();
     let message = std::fs::read_dir(outbox.path()).unwrap().filter_map(Result::ok).next().unwrap().path();
     let message: serde_json::Value = serde_json::from_slice(&std::fs::read(message).unwrap()).unwrap();
     let url = message["text"].as_str().unwrap().lines().find(|l| l.starts_with(&link)).unwrap().to_owned();
@@ -360,6 +361,10 @@ async fn the_owner_confirms_the_deletion_from_the_e_mailed_link_and_can_no_longe
     let done = page.wait_for_text("#confirm-deletion-result").await;
     assert!(done.contains("locked"), "{done}");
     page.screenshot("confirmed").await;
+    // Carried out at once: the confirmation's event purges the tenant.
+    stack.bus.idle().await;
+    assert_eq!(stack.store.tenants.get(&tenant).await.unwrap(), None, "the tenant is still stored");
+    assert!(deletion.ledger(&tenant).await.unwrap().unwrap().deleted_at.is_some());
 
     page.goto(&format!("{}/", server.url)).await;
     page.wait_for("form#signin").await;

@@ -270,6 +270,16 @@ pub async fn confirm_deletion(
     match crate::lifecycle::confirm_deletion(state.store(), state.now(), &body.token).await {
         Ok(tenant) => {
             tracing::info!(tenant = %tenant, "tenant deletion confirmed");
+            if let Some(events) = state.events() {
+                let event = crate::events::Event::new(
+                    crate::events::DetailType::TENANT_DELETION_CONFIRMED,
+                    serde_json::json!({ "tenant_id": tenant }),
+                );
+                // Not fatal: the tenant is locked, and the nightly run carries the deletion out.
+                if let Err(e) = events.publish(vec![event]).await {
+                    tracing::warn!(tenant = %tenant, error = %e, "the confirmed deletion was not announced");
+                }
+            }
             let mut response = Json(DeletionConfirmed { status: "locked", deleted_within_days: 7 }).into_response();
             set_cookie(response.headers_mut(), cleared_session_cookie());
             Ok(response)

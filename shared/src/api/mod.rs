@@ -88,6 +88,9 @@ struct Inner {
     latest: std::sync::Mutex<LatestSnapshots>,
     /// Sends test notifications to channels; none where nothing can send.
     dispatcher: std::sync::OnceLock<crate::alerts::Dispatcher>,
+    /// Announces confirmed tenant deletions, so they are carried out at once; without it the
+    /// nightly run does.
+    events: std::sync::OnceLock<Arc<dyn crate::events::EventPublisher>>,
 }
 
 /// Each instance's latest snapshot as last read (none if it has none yet), and when it was read.
@@ -127,6 +130,7 @@ impl ApiState {
             fleet_reads: std::array::from_fn(|_| tokio::sync::Mutex::new(())),
             latest: Default::default(),
             dispatcher: std::sync::OnceLock::new(),
+            events: std::sync::OnceLock::new(),
         }))
     }
 
@@ -139,6 +143,16 @@ impl ApiState {
 
     pub fn dispatcher(&self) -> Option<&crate::alerts::Dispatcher> {
         self.0.dispatcher.get()
+    }
+
+    /// Lets the API announce events (a confirmed tenant deletion, carried out at once).
+    pub fn with_events(self, events: Arc<dyn crate::events::EventPublisher>) -> Self {
+        let _ = self.0.events.set(events);
+        self
+    }
+
+    pub fn events(&self) -> Option<&Arc<dyn crate::events::EventPublisher>> {
+        self.0.events.get()
     }
 
     /// The instance's latest metric snapshot. One from the current poll slot is served from

@@ -58,6 +58,10 @@ impl DetailType {
     /// polling pipeline is failing for it (the `no_data` alert).
     pub const INSTANCE_NOT_POLLED: Self = Self(Cow::Borrowed("InstanceNotPolled"));
 
+    /// A tenant's owner confirmed its deletion (`{"tenant_id"}`): carry out the confirmed
+    /// deletions now (the `tenant-delete` function's purge).
+    pub const TENANT_DELETION_CONFIRMED: Self = Self(Cow::Borrowed("TenantDeletionConfirmed"));
+
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         if raw.is_empty() {
             return Err(ValueError::new("detail type", "must not be empty"));

@@ -34,5 +34,8 @@ pub async fn app(
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, poller) = config.polling.build(sdk, Arc::clone(&clock), 1)?;
     let dispatcher = config.notify.dispatcher(sdk, store.clone(), Arc::clone(&clock))?;
-    Ok(router(ApiState::new(store, clock, config.api, Arc::new(poller)).with_dispatcher(dispatcher)))
+    let events = super::event_bus(sdk, &config.polling.event_bus);
+    Ok(router(
+        ApiState::new(store, clock, config.api, Arc::new(poller)).with_dispatcher(dispatcher).with_events(events),
+    ))
 }

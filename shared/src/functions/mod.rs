@@ -82,7 +82,7 @@ fn pbx_client_config(env: &Env) -> Result<PbxClientConfig, ConfigError> {
 pub struct PollingConfig {
     table: String,
     kms_key: String,
-    event_bus: String,
+    pub(crate) event_bus: String,
     pbx: PbxClientConfig,
 }
 
