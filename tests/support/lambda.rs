@@ -242,6 +242,25 @@ pub struct CloudResources {
 }
 
 impl CloudResources {
+    /// A tenant with its owner (`eve@events.example`), stored as a sign-up would.
+    pub async fn tenant_with_owner(&self, name: &str) -> (sikurd::domain::Tenant, sikurd::domain::User) {
+        use sikurd::domain::{Email, PasswordHash, PersonName, Plan, Role, Tenant, TenantName, User, UserId};
+        let now = chrono::Utc::now();
+        let tenant = Tenant::new(TenantName::parse(name).expect("a tenant name"), Plan::Trial, now);
+        let hash = bcrypt::hash("a-long-enough-password", 4).expect("bcrypt hashes");
+        let owner = User {
+            id: UserId::generate(),
+            tenant_id: tenant.id.clone(),
+            name: PersonName::parse("Eve").expect("a name"),
+            email: Email::parse("eve@events.example").expect("an address"),
+            password_hash: PasswordHash::from_bcrypt(hash).expect("a bcrypt hash"),
+            role: Role::Owner,
+            created_at: now,
+        };
+        self.store.tenants.create_with_owner(&tenant, &owner).await.expect("the tenant is stored");
+        (tenant, owner)
+    }
+
     pub async fn create() -> Self {
         let clock: Arc<dyn sikurd::clock::Clock> = Arc::new(sikurd::clock::SystemClock);
         let (table, name) = crate::moto().fresh_table(Arc::clone(&clock)).await;

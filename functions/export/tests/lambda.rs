@@ -10,10 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use sikurd::domain::{
-    Email, Instance, InstanceName, MetricSnapshot, PasswordHash, PbxAddress, PersonName, Plan, PollOutcome, Role,
-    Tenant, TenantName, User, UserId,
-};
+use sikurd::domain::{Instance, InstanceName, MetricSnapshot, PbxAddress, PollOutcome};
 use sikurd_tests::lambda::{CloudResources, LambdaFunction, sample_event};
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -23,17 +20,7 @@ async fn the_sample_request_exports_the_tenant_to_a_downloadable_archive() {
     let cloud = CloudResources::create().await;
     let bucket = sikurd_tests::moto().fresh_bucket().await;
     let now = Utc::now();
-    let tenant = Tenant::new(TenantName::parse("Events MSP").unwrap(), Plan::Trial, now);
-    let owner = User {
-        id: UserId::generate(),
-        tenant_id: tenant.id.clone(),
-        name: PersonName::parse("Eve").unwrap(),
-        email: Email::parse("eve@events.example").unwrap(),
-        password_hash: PasswordHash::from_bcrypt(bcrypt_hash()).unwrap(),
-        role: Role::Owner,
-        created_at: now,
-    };
-    cloud.store.tenants.create_with_owner(&tenant, &owner).await.unwrap();
+    let (tenant, _) = cloud.tenant_with_owner("Events MSP").await;
     let instance = Instance::new(
         tenant.id.clone(),
         InstanceName::parse("Head office").unwrap(),
@@ -77,8 +64,4 @@ async fn the_sample_request_exports_the_tenant_to_a_downloadable_archive() {
         .await
         .error();
     assert!(unknown["errorMessage"].as_str().unwrap().starts_with("no tenant"), "{unknown}");
-}
-
-fn bcrypt_hash() -> String {
-    bcrypt::hash("a-long-enough-password", 4).unwrap()
 }

@@ -2,17 +2,11 @@
 //! deleted more than 30 days ago, within the invocation's deadline.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sikurd::config::Env;
+use sikurd::functions::invocation_deadline;
 use sikurd::functions::retention::{Config, Handler};
-
-/// The invocation's deadline (milliseconds since the epoch) on the monotonic clock.
-fn deadline(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -22,7 +16,7 @@ async fn main() -> Result<(), Error> {
     let handler = Arc::new(Handler::new(&config, &sdk));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let handler = Arc::clone(&handler);
-        async move { handler.run(deadline(event.context.deadline)).await.map_err(Error::from) }
+        async move { handler.run(invocation_deadline(event.context.deadline)).await.map_err(Error::from) }
     }))
     .await
 }

@@ -4,17 +4,11 @@
 //! `TenantDeletionConfirmed` event when an owner confirms).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use sikurd::config::Env;
+use sikurd::functions::invocation_deadline;
 use sikurd::functions::tenant_delete::{Config, DeleteRequest, Handler};
-
-/// The invocation's deadline (milliseconds since the epoch) on the monotonic clock.
-fn deadline(deadline_ms: u64) -> Instant {
-    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(0));
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -27,14 +21,14 @@ async fn main() -> Result<(), Error> {
         async move {
             // The bus's TenantDeletionConfirmed event: carry out the confirmed deletions now.
             if event.payload.get("detail-type").and_then(|d| d.as_str()) == Some("TenantDeletionConfirmed") {
-                return handler.handle(DeleteRequest::Purge, deadline(event.context.deadline)).await.map_err(Error::from);
+                return handler.handle(DeleteRequest::Purge, invocation_deadline(event.context.deadline)).await.map_err(Error::from);
             }
             let request: DeleteRequest = serde_json::from_value(event.payload).map_err(|e| {
                 Error::from(format!(
                     "the request must be {{\"action\": \"request\", \"tenant_id\", \"requested_by\"}} or {{\"action\": \"purge\"}}: {e}"
                 ))
             })?;
-            handler.handle(request, deadline(event.context.deadline)).await.map_err(Error::from)
+            handler.handle(request, invocation_deadline(event.context.deadline)).await.map_err(Error::from)
         }
     }))
     .await

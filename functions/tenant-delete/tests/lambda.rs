@@ -9,11 +9,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
 use serde_json::json;
 use sikurd::blobs::S3Blobs;
 use sikurd::clock::SystemClock;
-use sikurd::domain::{Email, PasswordHash, PersonName, Plan, Role, Tenant, TenantName, User, UserId};
+use sikurd::domain::Email;
 use sikurd::lifecycle::TenantDeletion;
 use sikurd::notify::OutboxMailer;
 use sikurd_tests::lambda::{CloudResources, LambdaFunction, sample_event};
@@ -24,18 +23,7 @@ const LIMIT: Duration = Duration::from_secs(60);
 async fn a_confirmed_deletion_is_carried_out_by_the_purge_and_a_request_needs_e_mail() {
     let cloud = CloudResources::create().await;
     let bucket = sikurd_tests::moto().fresh_bucket().await;
-    let now = Utc::now();
-    let tenant = Tenant::new(TenantName::parse("Events MSP").unwrap(), Plan::Trial, now);
-    let owner = User {
-        id: UserId::generate(),
-        tenant_id: tenant.id.clone(),
-        name: PersonName::parse("Eve").unwrap(),
-        email: Email::parse("eve@events.example").unwrap(),
-        password_hash: PasswordHash::from_bcrypt(bcrypt::hash("a-long-enough-password", 4).unwrap()).unwrap(),
-        role: Role::Owner,
-        created_at: now,
-    };
-    cloud.store.tenants.create_with_owner(&tenant, &owner).await.unwrap();
+    let (tenant, owner) = cloud.tenant_with_owner("Events MSP").await;
 
     let binary = Path::new(env!("CARGO_BIN_EXE_tenant-delete"));
     let env: Vec<(String, String)> = cloud

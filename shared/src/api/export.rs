@@ -97,7 +97,7 @@ pub async fn instances(State(state): State<ApiState>, source: SourceIp, caller: 
     csv_response(&state, "instances", result?)
 }
 
-const ALERT_COLUMNS: [&str; 18] = [
+pub(crate) const ALERT_COLUMNS: [&str; 18] = [
     "id",
     "instance_id",
     "instance_name",
@@ -118,7 +118,7 @@ const ALERT_COLUMNS: [&str; 18] = [
     "duration_seconds",
 ];
 
-fn actor_name(actor: &Actor) -> String {
+pub(crate) fn actor_name(actor: &Actor) -> String {
     match actor {
         Actor::User { email, .. } => email.to_string(),
         Actor::System => "system".to_owned(),
@@ -127,7 +127,8 @@ fn actor_name(actor: &Actor) -> String {
     }
 }
 
-fn alert_row(a: &Alert, now: DateTime<Utc>) -> Vec<String> {
+/// An alert's CSV row, in [`ALERT_COLUMNS`] order.
+pub(crate) fn alert_row(a: &Alert, now: DateTime<Utc>) -> Vec<String> {
     let ack = a.acknowledged.as_ref();
     let resolved = a.resolved.as_ref();
     vec![

@@ -42,6 +42,13 @@ pub const FUNCTIONS: &[Function] = &[
     Function { name: "tenant-delete", check_config: |env| tenant_delete::Config::from_env(env).map(drop) },
 ];
 
+/// An invocation's deadline (Lambda's milliseconds since the epoch) on the monotonic clock.
+pub fn invocation_deadline(deadline_ms: u64) -> std::time::Instant {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now_ms = u64::try_from(now.as_millis()).unwrap_or(u64::MAX);
+    std::time::Instant::now() + std::time::Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
 /// `SIKURD_TABLE_NAME`: the DynamoDB table.
 fn table_name(env: &Env) -> Result<String, ConfigError> {
     env.required("SIKURD_TABLE_NAME")

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::archive::{Archive, ArchiveError, ArchivedFile};
-use crate::api::export::cell;
+use crate::api::export::{ALERT_COLUMNS, actor_name, alert_row, cell};
 use crate::blobs::{BlobError, BlobKey, Blobs};
 use crate::clock::Clock;
 use crate::domain::{
@@ -217,64 +217,6 @@ struct BackupRow<'a> {
 
 const BACKUP_COLUMNS: &[&str] = &["instance_id", "at", "size_bytes", "result", "reason"];
 
-const ALERT_COLUMNS: &[&str] = &[
-    "id",
-    "instance_id",
-    "instance_name",
-    "group",
-    "kind",
-    "subject",
-    "severity",
-    "status",
-    "flapping",
-    "opened_at",
-    "acknowledged_at",
-    "acknowledged_by",
-    "acknowledged_reason",
-    "resolved_at",
-    "resolved_by",
-    "resolved_reason",
-    "detail",
-];
-
-fn actor(a: &Actor) -> String {
-    match a {
-        Actor::User { email, .. } => email.to_string(),
-        Actor::System => "sikurd".into(),
-        Actor::Support { name } => format!("support: {name}"),
-        Actor::Anonymous { email } => email.as_ref().map_or_else(|| "anonymous".into(), |e| format!("anonymous: {e}")),
-    }
-}
-
-fn alert_record(a: &crate::alerts::Alert) -> Vec<String> {
-    let act = |x: &Option<crate::alerts::Act>| {
-        x.as_ref().map_or((String::new(), String::new(), String::new()), |act| {
-            (time(act.at), actor(&act.by), act.reason.clone().unwrap_or_default())
-        })
-    };
-    let (ack_at, ack_by, ack_reason) = act(&a.acknowledged);
-    let (res_at, res_by, res_reason) = act(&a.resolved);
-    cells(vec![
-        a.id.to_string(),
-        a.instance_id.to_string(),
-        a.instance_name.clone(),
-        opt(a.group.as_ref()),
-        word(&a.kind),
-        a.subject.clone(),
-        word(&a.severity),
-        word(&a.status),
-        a.flapping.to_string(),
-        time(a.opened_at),
-        ack_at,
-        ack_by,
-        ack_reason,
-        res_at,
-        res_by,
-        res_reason,
-        a.detail.clone(),
-    ])
-}
-
 const AUDIT_COLUMNS: &[&str] =
     &["id", "at", "actor", "action", "target", "target_name", "source_ip", "result", "reason"];
 
@@ -286,7 +228,7 @@ fn audit_record(e: &AuditEntry) -> Vec<String> {
     cells(vec![
         e.id.to_string(),
         time(e.at),
-        actor(&e.actor),
+        actor_name(&e.actor),
         e.action.clone(),
         opt(e.target.as_ref()),
         opt(e.target_name.as_ref()),
@@ -465,12 +407,13 @@ impl Exporter {
         }
         backups.finish().await?;
 
-        let mut alerts = archive.dataset("alerts", ALERT_COLUMNS)?;
+        let now = self.clock.now();
+        let mut alerts = archive.dataset("alerts", &ALERT_COLUMNS)?;
         let mut before = None;
         loop {
             let page = store.alerts.list(id, &AlertFilter::default(), 200, before.as_ref()).await?;
             for a in &page.items {
-                alerts.row(a, &alert_record(a))?;
+                alerts.row(a, &alert_row(a, now))?;
             }
             alerts.drain().await?;
             match page.next {
