@@ -91,8 +91,8 @@ pub struct Archive {
     zip: ZipWriter<StreamWriter<Pending>>,
     pending: Pending,
     upload: Box<dyn BlobUpload>,
+    /// SHA-256 of the whole archive, as uploaded.
     sha: Sha256,
-    bytes: u64,
     files: Vec<ArchivedFile>,
 }
 
@@ -109,7 +109,6 @@ impl Archive {
             pending,
             upload,
             sha: Sha256::new(),
-            bytes: 0,
             files: Vec::new(),
         }
     }
@@ -124,7 +123,6 @@ impl Archive {
         let bytes = self.pending.take();
         if !bytes.is_empty() {
             self.sha.update(&bytes);
-            self.bytes += bytes.len() as u64;
             self.upload.write(&bytes).await?;
         }
         Ok(())
@@ -164,7 +162,7 @@ impl Archive {
     /// Writes the central directory and makes the archive visible; its size and SHA-256, and
     /// the files it holds.
     pub async fn finish(self) -> Result<(BlobInfo, String, Vec<ArchivedFile>), ArchiveError> {
-        let Self { zip, pending, mut upload, mut sha, files, .. } = self;
+        let Self { zip, pending, mut upload, mut sha, files } = self;
         zip.finish()?;
         let rest = pending.take();
         sha.update(&rest);
