@@ -104,13 +104,7 @@ fn options() -> SimpleFileOptions {
 impl Archive {
     pub fn new(upload: Box<dyn BlobUpload>) -> Self {
         let pending = Pending::default();
-        Self {
-            zip: ZipWriter::new_stream(pending.clone()),
-            pending,
-            upload,
-            sha: Sha256::new(),
-            files: Vec::new(),
-        }
+        Self { zip: ZipWriter::new_stream(pending.clone()), pending, upload, sha: Sha256::new(), files: Vec::new() }
     }
 
     /// The files written so far.
