@@ -275,16 +275,10 @@ async fn export(common: &Common, tenant: &str, by: &str) -> anyhow::Result<()> {
 async fn delete_tenant(common: &Common, tenant: &str, by: &str) -> anyhow::Result<()> {
     let tenant = sikurd::domain::TenantId::parse(tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
     let stack = LocalStack::open(&common.data_dir, Vec::new(), None)?;
-    let deletion = sikurd::lifecycle::TenantDeletion::new(
-        stack.store.clone(),
-        stack.table.clone(),
-        stack.blobs.clone(),
-        stack.clock.clone(),
-    );
     let outbox = common.data_dir.join("outbox");
     let mailer = sikurd::notify::OutboxMailer::new(&outbox, sikurd::domain::Email::parse("support@sikurd.example")?);
     let listen = sikurd::config::local_listen_address(&Env::from_process())?;
-    let asked = deletion.request(&tenant, by, &mailer, &format!("http://{listen}/#/confirm-deletion/")).await?;
+    let asked = stack.deletions.request(&tenant, by, &mailer, &format!("http://{listen}/#/confirm-deletion/")).await?;
     println!(
         "the confirmation link went to {} (see {}); it works until {}",
         asked.sent_to,

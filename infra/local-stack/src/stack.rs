@@ -43,6 +43,8 @@ pub struct LocalStack {
     pub blobs: Arc<LocalDirBlobs>,
     /// The store's table (the lifecycle jobs reach every partition).
     pub table: Arc<dyn Table>,
+    /// Tenant deletions: asked for by `sikurd-local delete-tenant`, carried out when confirmed.
+    pub deletions: Arc<TenantDeletion>,
     /// `InstancePolled` events since last taken.
     polled: Arc<Mutex<Vec<InstancePolled>>>,
 }
@@ -86,6 +88,7 @@ impl LocalStack {
         let retention = Retention::new(store.clone(), Arc::clone(&table))
             .expiring_exports_in(blobs.clone())
             .deleting_tenants(Arc::clone(&deletions));
+        let purging = Arc::clone(&deletions);
 
         let bus = InProcessBus::new();
         let events: Arc<dyn EventPublisher> = Arc::new(bus.clone());
@@ -123,7 +126,7 @@ impl LocalStack {
         bus.subscribe(
             DetailType::TENANT_DELETION_CONFIRMED,
             handler_fn(move |_event| {
-                let deletions = Arc::clone(&deletions);
+                let deletions = Arc::clone(&purging);
                 async move {
                     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
                     deletions.purge_confirmed(deadline).await.map(drop).map_err(|e| e.to_string().into())
@@ -143,6 +146,7 @@ impl LocalStack {
             retention,
             blobs,
             table,
+            deletions,
             polled,
         })
     }

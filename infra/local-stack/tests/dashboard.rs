@@ -335,12 +335,7 @@ async fn a_large_fleet_is_shown_a_page_at_a_time() {
 async fn the_owner_confirms_the_deletion_from_the_e_mailed_link_and_can_no_longer_sign_in() {
     let server = DemoServer::start().await;
     let stack = &server.stack;
-    let deletion = sikurd::lifecycle::TenantDeletion::new(
-        stack.store.clone(),
-        stack.table.clone(),
-        stack.blobs.clone(),
-        stack.clock.clone(),
-    );
+    let deletion = &stack.deletions;
     let outbox = tempfile::tempdir().unwrap();
     let mailer = sikurd::notify::OutboxMailer::new(
         outbox.path(),

@@ -5,13 +5,10 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use crate::blobs::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Env};
-use crate::crypto::{Envelope, NoKeys};
 use crate::domain::TenantId;
 use crate::lifecycle::{ExportError, Exported, Exporter};
-use crate::store::Store;
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -51,9 +48,8 @@ pub struct Handler {
 impl Handler {
     pub fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let table = super::dynamo_table(sdk, &config.table, Arc::clone(&clock));
-        let store = Store::new(table, Envelope::new(Arc::new(NoKeys)), Arc::clone(&clock));
-        let blobs = Arc::new(S3Blobs::new(crate::aws::s3_client(sdk), config.bucket.clone()));
+        let (store, _) = super::keyless_store(sdk, &config.table, Arc::clone(&clock));
+        let blobs = super::export_blobs(sdk, &config.bucket);
         Self { exporter: Exporter::new(store, blobs, clock) }
     }
 

@@ -127,6 +127,18 @@ fn store(sdk: &SdkConfig, table: &str, kms_key: &str, clock: Arc<dyn Clock>) -> 
     Store::new(dynamo_table(sdk, table, Arc::clone(&clock)), Envelope::new(Arc::new(keys)), clock)
 }
 
+/// The store of a function that holds no keys (it never seals or opens a secret), and its table.
+fn keyless_store(sdk: &SdkConfig, table: &str, clock: Arc<dyn Clock>) -> (Store, Arc<dyn Table>) {
+    let table = dynamo_table(sdk, table, Arc::clone(&clock));
+    let envelope = Envelope::new(Arc::new(crate::crypto::NoKeys));
+    (Store::new(Arc::clone(&table), envelope, clock), table)
+}
+
+/// The export bucket.
+fn export_blobs(sdk: &SdkConfig, bucket: &str) -> Arc<crate::blobs::S3Blobs> {
+    Arc::new(crate::blobs::S3Blobs::new(crate::aws::s3_client(sdk), bucket))
+}
+
 fn event_bus(sdk: &SdkConfig, name: &str) -> Arc<dyn EventPublisher> {
     Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(sdk), name))
 }

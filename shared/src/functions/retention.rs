@@ -5,12 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::blobs::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Env};
-use crate::crypto::{Envelope, NoKeys};
 use crate::lifecycle::{Retention, RetentionError, RetentionReport, TenantDeletion};
-use crate::store::Store;
 
 /// Time kept back from the invocation's deadline to finish the batch in hand and answer.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
@@ -37,9 +34,8 @@ pub struct Handler {
 impl Handler {
     pub fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let table = super::dynamo_table(sdk, &config.table, Arc::clone(&clock));
-        let store = Store::new(Arc::clone(&table), Envelope::new(Arc::new(NoKeys)), Arc::clone(&clock));
-        let blobs = Arc::new(S3Blobs::new(crate::aws::s3_client(sdk), config.bucket.clone()));
+        let (store, table) = super::keyless_store(sdk, &config.table, Arc::clone(&clock));
+        let blobs = super::export_blobs(sdk, &config.bucket);
         let deletions = TenantDeletion::new(store.clone(), Arc::clone(&table), blobs, Arc::clone(&clock));
         Self { retention: Retention::new(store, table).deleting_tenants(Arc::new(deletions)), clock }
     }

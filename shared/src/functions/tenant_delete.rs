@@ -9,14 +9,11 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::notifications::{MailConfig, public_url};
-use crate::blobs::S3Blobs;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ConfigError, Env};
-use crate::crypto::{Envelope, NoKeys};
 use crate::domain::TenantId;
 use crate::lifecycle::{DeletionError, DeletionRequested, TenantDeletion};
 use crate::notify::Mailer;
-use crate::store::Store;
 
 /// Time kept back from the invocation's deadline to finish the batch in hand and answer.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(30);
@@ -74,9 +71,8 @@ pub struct Handler {
 impl Handler {
     pub fn new(config: &Config, sdk: &aws_config::SdkConfig) -> Self {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let table = super::dynamo_table(sdk, &config.table, Arc::clone(&clock));
-        let store = Store::new(Arc::clone(&table), Envelope::new(Arc::new(NoKeys)), Arc::clone(&clock));
-        let blobs = Arc::new(S3Blobs::new(crate::aws::s3_client(sdk), config.bucket.clone()));
+        let (store, table) = super::keyless_store(sdk, &config.table, Arc::clone(&clock));
+        let blobs = super::export_blobs(sdk, &config.bucket);
         Self {
             deletion: TenantDeletion::new(store, table, blobs, clock),
             mailer: config.mail.mailer(sdk),

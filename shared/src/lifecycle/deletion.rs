@@ -240,13 +240,17 @@ impl TenantDeletion {
                 break;
             }
             for user in &users.items {
-                self.store.sessions.revoke_all_of_user(tenant_id, &user.id).await?;
-                let session_index = keys::user_sessions(tenant_id, &user.id);
-                let expired = table
-                    .query(&Query::partition(session_index).index(Index::Gsi1).limit(BATCH).including_expired())
-                    .await?;
-                if !expired.items.is_empty() {
-                    table.batch_write(expired.items.into_iter().map(|i| BatchWrite::Delete(i.key)).collect()).await?;
+                // Every session of the user, expired ones too (DynamoDB keeps those a while).
+                let sessions = Query::partition(keys::user_sessions(tenant_id, &user.id))
+                    .index(Index::Gsi1)
+                    .limit(BATCH)
+                    .including_expired();
+                loop {
+                    let page = table.query(&sessions).await?;
+                    if page.items.is_empty() {
+                        break;
+                    }
+                    table.batch_write(page.items.into_iter().map(|i| BatchWrite::Delete(i.key)).collect()).await?;
                 }
                 table.delete(&keys::email_claim_across_tenants(&user.email), None).await?;
                 table.delete(&keys::user(tenant_id, &user.id), None).await?;
